@@ -1,0 +1,38 @@
+# Two entry points, each sets up what it needs on a fresh Debian/Ubuntu machine:
+#   make demo   screen every image in sample_images/ (outputs and reports in sample_images/out/)
+#   make test   run the test suite with real Tesseract, RapidOCR and Presidio
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: demo test setup system-deps bench clean
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: system-deps $(VENV)/.installed
+
+demo: setup
+	$(PY) sample_images/make_samples.py
+	$(VENV)/bin/phi-guard demo sample_images --out sample_images/out
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/run_core_bench.py
+
+clean:
+	rm -rf $(VENV) sample_images/out .pytest_cache

@@ -1,0 +1,60 @@
+"""Decide stage: CLEAN, REDACTED or BLOCKED, with reasons a person can read.
+
+Reasons name kinds and counts, never values."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .policy import Policy
+from .types import Box, Decision, Finding, MetadataItem, Verdict
+
+
+def masked_fraction(boxes: list[Box], width: int, height: int) -> float:
+    """Fraction of the image covered by the union of boxes (exact, via a coarse grid)."""
+    if not boxes:
+        return 0.0
+    import numpy as np
+
+    grid = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        grid[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)] = True
+    return float(grid.mean())
+
+
+def kinds_summary(findings: list[Finding]) -> str:
+    counts = Counter(f.kind for f in findings)
+    return ", ".join(f"{k} x{n}" if n > 1 else k for k, n in sorted(counts.items()))
+
+
+def decide(
+    pixel_findings: list[Finding], metadata: list[MetadataItem], padded_boxes: list[Box], width: int, height: int, policy: Policy
+) -> Decision:
+    reasons: list[str] = []
+    risky = [m for m in metadata if m.phi_risk]
+    if risky:
+        carriers = Counter(m.carrier for m in risky)
+        reasons.append("metadata removed: " + ", ".join(f"{c} ({n})" for c, n in sorted(carriers.items())))
+    blocking = sorted({f.kind for f in pixel_findings} & policy.block.kinds)
+    if blocking:
+        return Decision(Verdict.BLOCKED, tuple(reasons + [f"policy blocks images containing {', '.join(blocking)}"]))
+    unreadable = [f for f in pixel_findings if f.kind == "UNREADABLE_TEXT"]
+    if unreadable and policy.ocr.unreadable_text == "block":
+        return Decision(Verdict.BLOCKED, tuple(reasons + [f"{len(unreadable)} text region(s) could not be read with confidence"]))
+    identifiers = [f for f in pixel_findings if f.kind != "UNREADABLE_TEXT"]
+    if len(identifiers) > policy.block.max_pixel_findings:
+        return Decision(
+            Verdict.BLOCKED,
+            tuple(reasons + [f"too many identifiers in the image ({len(identifiers)} > {policy.block.max_pixel_findings}) to trust a redaction"]),
+        )
+    frac = masked_fraction(padded_boxes, width, height)
+    if frac > policy.block.max_masked_fraction:
+        return Decision(
+            Verdict.BLOCKED,
+            tuple(reasons + [f"redaction would cover {frac:.0%} of the image (limit {policy.block.max_masked_fraction:.0%})"]),
+        )
+    if pixel_findings:
+        text = f"identifiers masked in the pixels: {kinds_summary(identifiers)}" if identifiers else ""
+        if unreadable:
+            text = (text + "; " if text else "") + f"{len(unreadable)} unreadable text region(s) masked"
+        return Decision(Verdict.REDACTED, tuple(reasons + [text]))
+    return Decision(Verdict.CLEAN, tuple(reasons + ["no identifiers found in the pixels"]))

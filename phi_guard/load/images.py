@@ -1,0 +1,186 @@
+"""Decode photos and screenshots (JPEG, PNG, TIFF, WebP, BMP, GIF, HEIF/AVIF) with Pillow.
+
+Decoding happens under a pixel limit (decompression-bomb guard) and turns any
+decoder failure into a typed, one-line :class:`~phi_guard.errors.InputError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from ..errors import (
+    DecodeError,
+    DecompressionBombError,
+    EmptyInputError,
+    InputError,
+    UnsupportedFormatError,
+)
+from ..policy import Policy
+from .document import Document
+from .sniff import sniff_format
+
+PHOTO_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+
+
+def read_input(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
+    """Read the input's bytes (never modifying it) and return them with a display name."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, name = bytes(source), "<bytes>"
+    else:
+        path = Path(source)
+        name = path.name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InputError(f"{name}: file not found") from None
+        if path.is_dir():
+            raise InputError(f"{name}: is a folder, not an image file")
+        if size > max_bytes:
+            raise DecompressionBombError(f"{name}: file is {size} bytes, over the {max_bytes}-byte limit")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise EmptyInputError(f"{name}: the file is empty (0 bytes)")
+    if len(data) > max_bytes:
+        raise DecompressionBombError(f"{name}: input is {len(data)} bytes, over the {max_bytes}-byte limit")
+    return data, name
+
+
+def load_document(data: bytes, policy: Policy, name: str = "<bytes>") -> Document:
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"{name}: not a supported image (expected JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF or DICOM)"
+        )
+    if fmt == "DICOM":
+        from .dicom import load_dicom  # imported lazily: pydicom is only needed for DICOM
+
+        return load_dicom(data, policy, name)
+    if fmt in ("HEIF", "AVIF"):
+        _register_heif()
+    return _load_photo(data, fmt, policy, name)
+
+
+def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
+    limit = policy.limits.max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        old = Image.MAX_IMAGE_PIXELS
+        try:
+            # Pillow raises for more than 2x this; the warning (made an error) covers 1x-2x.
+            Image.MAX_IMAGE_PIXELS = limit
+            im = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DecompressionBombError(
+                f"{name}: image declares more pixels than the {limit:,}-pixel limit (possible decompression bomb)"
+            ) from None
+        except UnidentifiedImageError:
+            raise DecodeError(f"{name}: the image data is corrupt or truncated and cannot be decoded") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise DecodeError(f"{name}: cannot be decoded ({_short(exc)})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise DecodeError(f"{name}: image has no pixels ({w}x{h})")
+    if w * h > limit:
+        raise DecompressionBombError(
+            f"{name}: {w}x{h} is more than the {limit:,}-pixel limit (possible decompression bomb)"
+        )
+    return im
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
+    notes: list[str] = []
+    im = _open_checked(data, policy, name)
+    n_frames = int(getattr(im, "n_frames", 1) or 1)
+    info_keys = tuple(sorted(str(k) for k in im.info.keys()))
+    real_format = im.format or fmt
+    if real_format == "MPO":
+        fmt = "MPO"
+    try:
+        im.seek(0)
+        im.load()
+        exif = im.getexif()
+        orientation = exif.get(0x0112, 1) if exif else 1
+        icc = im.info.get("icc_profile")
+        # Orientation first: everything downstream sees the image as it is displayed.
+        if orientation not in (1, None):
+            im = ImageOps.exif_transpose(im)
+            notes.append(f"EXIF orientation {orientation} applied to the pixels")
+        pixels = _to_display_pixels(im, icc, policy, notes)
+    except (DecompressionBombError, InputError):
+        raise
+    except Image.DecompressionBombError:
+        raise DecompressionBombError(f"{name}: image exceeds the pixel limit (possible decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, ImageCms.PyCMSError, MemoryError) as exc:
+        raise DecodeError(f"{name}: the image data is corrupt or truncated ({_short(exc)})") from None
+    if n_frames > 1:
+        notes.append(f"{n_frames - 1} further frame(s)/page(s) in the file are not carried to the output")
+    return Document(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        format=fmt,
+        frames=(pixels,),
+        source_name=name,
+        notes=tuple(notes),
+        pil_info_keys=info_keys,
+        frame_count_in_file=n_frames,
+    )
+
+
+def _to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> np.ndarray:
+    """8-bit grey or RGB pixels as displayed: palette expanded, alpha flattened, ICC to sRGB."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if hi > 255 or lo < 0:
+            # High-bit-depth grey (16-bit PNG/TIFF): stretch to 8 bits for reading and output.
+            arr = (arr - lo) * (255.0 / max(hi - lo, 1.0))
+            notes.append(f"{mode} pixels rescaled to 8 bits")
+        return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if mode in ("1", "L"):
+        return np.ascontiguousarray(np.asarray(im.convert("L"), dtype=np.uint8))
+    if "A" in mode or mode == "P" and "transparency" in im.info or mode == "PA":
+        # Flatten transparency onto white: pixels hidden by alpha must not reappear
+        # in an output that drops the alpha channel.
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(base, rgba).convert("RGB")
+        notes.append("transparency flattened onto white")
+    elif mode == "LA":
+        im = im.convert("L")
+        return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    if icc and policy.output.convert_icc_to_srgb and im.mode in ("RGB", "CMYK"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            notes.append("colours converted from the embedded ICC profile to sRGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            notes.append("embedded ICC profile unreadable; dropped without conversion")
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))

@@ -1,0 +1,11 @@
+"""OCR stage: read burned-in text with word boxes.
+
+Engines implement the small :class:`OcrEngine` protocol; :func:`build_engine`
+makes one by name. :func:`read_frame` runs a list of engines over a frame,
+tiling large images, and returns every engine's words: detection screens each
+reading, so a word that any engine reads can be masked.
+"""
+from .base import OcrEngine, OcrReading
+from .registry import build_engine, read_frame
+
+__all__ = ["OcrEngine", "OcrReading", "build_engine", "read_frame"]

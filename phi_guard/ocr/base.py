@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..types import Box, TextRegion, Word
+
+
+@dataclass(frozen=True)
+class OcrReading:
+    """What one engine read on one image: confident words, and text it could not read."""
+
+    words: tuple[Word, ...] = ()
+    unreadable: tuple[TextRegion, ...] = ()
+
+    def __add__(self, other: "OcrReading") -> "OcrReading":
+        return OcrReading(self.words + other.words, self.unreadable + other.unreadable)
+
+
+@runtime_checkable
+class OcrEngine(Protocol):
+    """An OCR engine: 8-bit grey or RGB pixels in, words with boxes out.
+
+    Implementations are built once per process (models load at construction)
+    and must be safe to call repeatedly. Boxes are in the input's pixel
+    coordinates. ``tag`` distinguishes readings (it prefixes ``Word.line``).
+    """
+
+    name: str
+
+    def version(self) -> str: ...
+
+    def read(self, image: np.ndarray, tag: str = "") -> OcrReading: ...
+
+
+def quad_to_box(points: object) -> Box:
+    arr = np.asarray(points, dtype=float).reshape(-1, 2)
+    x0, y0 = np.floor(arr.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(arr.max(axis=0)).astype(int)
+    return int(max(x0, 0)), int(max(y0, 0)), int(x1), int(y1)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import EngineError
+from ..types import TextRegion, Word
+from .base import OcrEngine, OcrReading
+
+# Engines whose text detector shrinks large inputs: read those in tiles.
+_TILED = {"rapidocr"}
+
+
+def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, variant: str = "screen") -> OcrEngine:
+    """Build an engine by name. ``variant='verify'`` uses different settings, so that
+    verification is not the same reading repeated."""
+    if name == "rapidocr":
+        from .rapid import RapidOcrEngine
+
+        return RapidOcrEngine(threads=threads, min_confidence=min_confidence, det_max_side=960 if variant == "verify" else 0)
+    if name == "tesseract":
+        from .tesseract import TesseractEngine
+
+        passes = ("gray", "inverted") if variant == "verify" else ("tophat-white", "tophat-black")
+        return TesseractEngine(passes=passes, min_confidence=min_confidence)
+    raise EngineError(f"unknown OCR engine '{name}'")
+
+
+def _tiles(h: int, w: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    if max(h, w) <= size:
+        return [(0, 0, w, h)]
+    step = max(size - overlap, 1)
+    xs = list(range(0, max(w - size, 0) + 1, step)) or [0]
+    ys = list(range(0, max(h - size, 0) + 1, step)) or [0]
+    if xs[-1] + size < w:
+        xs.append(w - size)
+    if ys[-1] + size < h:
+        ys.append(h - size)
+    return [(x, y, min(x + size, w), min(y + size, h)) for y in ys for x in xs]
+
+
+def _shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    if not inter:
+        return 0.0
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / max(area, 1)
+
+
+def read_frame(
+    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 96
+) -> OcrReading:
+    """Every engine's reading of one frame, large frames in overlapping tiles."""
+    h, w = image.shape[:2]
+    total = OcrReading()
+    for engine in engines:
+        tiles = _tiles(h, w, tile_size, tile_overlap) if engine.name in _TILED else [(0, 0, w, h)]
+        words: list[Word] = []
+        regions: list[TextRegion] = []
+        for t, (x0, y0, x1, y1) in enumerate(tiles):
+            reading = engine.read(image[y0:y1, x0:x1], tag=f"f{frame}t{t}")
+            for wd in reading.words:
+                moved = dataclasses.replace(wd, box=_shift(wd.box, x0, y0), frame=frame)
+                # Tiles overlap: drop a word the previous tile already read at the same place.
+                if not any(o.text == moved.text and _iou(o.box, moved.box) > 0.5 for o in words):
+                    words.append(moved)
+            for rg in reading.unreadable:
+                regions.append(dataclasses.replace(rg, box=_shift(rg.box, x0, y0), frame=frame))
+        total = total + OcrReading(tuple(words), tuple(regions))
+    return total

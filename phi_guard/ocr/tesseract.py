@@ -1,0 +1,99 @@
+"""Tesseract, in-process through tesserocr (no subprocess per call: 3-5x faster
+than pytesseract), over several preprocessed renderings of the frame."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import EngineError
+from ..types import TextRegion, Word
+from .base import OcrReading
+from .preprocess import render_passes
+
+_TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+def find_tessdata() -> str:
+    env = os.environ.get("TESSDATA_PREFIX")
+    for cand in ([env] if env else []) + list(_TESSDATA_CANDIDATES):
+        if cand and (Path(cand) / "eng.traineddata").is_file():
+            return cand
+    raise EngineError(
+        "Tesseract's English language data was not found; install it with "
+        "'apt-get install tesseract-ocr-eng' or set TESSDATA_PREFIX"
+    )
+
+
+class TesseractEngine:
+    """Tesseract LSTM, sparse-text page segmentation (overlays are scattered words)."""
+
+    name = "tesseract"
+
+    def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5):
+        try:
+            import tesserocr
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EngineError(f"tesserocr is not installed ({exc})") from None
+        self._tesserocr = tesserocr
+        self.passes = passes
+        self.min_confidence = min_confidence
+        self.noise_confidence = 0.4
+        self.min_text_height = 7  # px in the original image; smaller is not legible text
+        self._api = tesserocr.PyTessBaseAPI(
+            path=find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT, oem=tesserocr.OEM.LSTM_ONLY
+        )
+        # Overlays are not dictionary prose: do not let the language model "correct" IDs.
+        self._api.SetVariable("load_system_dawg", "0")
+        self._api.SetVariable("load_freq_dawg", "0")
+
+    def version(self) -> str:
+        return f"tesseract {self._tesserocr.tesseract_version().split()[1]} (tesserocr {self._tesserocr.__version__})"
+
+    def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
+        words: list[Word] = []
+        unreadable: list[TextRegion] = []
+        RIL = self._tesserocr.RIL
+        for pass_name, rendering, scale in render_passes(image, self.passes):
+            engine = f"{self.name}:{pass_name}"
+            api = self._api
+            api.SetImage(Image.fromarray(rendering))
+            api.Recognize()
+            it = api.GetIterator()
+            line_no = 0
+            if it is None:
+                continue
+            for r in self._tesserocr.iterate_level(it, RIL.WORD):
+                if r.IsAtBeginningOf(RIL.TEXTLINE):
+                    line_no += 1
+                try:
+                    text = (r.GetUTF8Text(RIL.WORD) or "").strip()
+                except RuntimeError:  # tesserocr raises on an empty word
+                    continue
+                bbox = r.BoundingBox(RIL.WORD)
+                if not text or bbox is None:
+                    continue
+                conf = max(0.0, min(1.0, r.Confidence(RIL.WORD) / 100.0))
+                x0, y0, x1, y1 = (int(round(v / scale)) for v in bbox)
+                box = (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
+                # On textured anatomy the top-hat passes turn noise into tiny, unsure
+                # "words"; reading them as text only produces false names.
+                if conf < self.noise_confidence or (y1 - y0) < self.min_text_height:
+                    continue
+                # Low-confidence Tesseract "words" are mostly texture noise; unreadable
+                # text is judged from RapidOCR's detector, which is trained to find text.
+                words.append(Word(text=text, confidence=conf, box=box, engine=engine, line=f"{engine}:{tag}:{line_no}"))
+            api.Clear()
+        return OcrReading(tuple(words), tuple(unreadable))
+
+
+def _looks_like_text(text: str) -> bool:
+    """Tesseract reports noise as low-confidence 'words'; only alphanumeric runs count."""
+    return sum(ch.isalnum() for ch in text) >= 2

@@ -1,0 +1,223 @@
+"""The screening pipeline, top to bottom:
+
+    load -> strip metadata -> OCR -> detect -> decide -> redact -> verify -> report
+
+:class:`Screener` builds the engines once (OCR models, Presidio, spaCy) and
+reuses them for every image; the CLI, the batch workers and the web app all go
+through :meth:`Screener.screen`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .decide import decide
+from .detect import Detector, merge_findings
+from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
+from .load import Document, load_document, read_input
+from .metadata import inventory_container, metadata_findings
+from .ocr import OcrEngine, build_engine, read_frame
+from .policy import Policy
+from .redact import pad_boxes, redact
+from .report import build_report
+from .types import Decision, Finding, MetadataItem, Verdict, Where
+from .verify import verify_output
+from .write import atomic_write, encode_image, format_for_path
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of screening one image."""
+
+    decision: Decision
+    findings: tuple[Finding, ...]
+    metadata: tuple[MetadataItem, ...]
+    report: dict[str, Any] = field(repr=False)
+    safe_bytes: bytes | None = field(default=None, repr=False)
+    output_format: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.decision.verdict
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.decision.reasons
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision.verdict is Verdict.BLOCKED
+
+    def save(self, path: str | Path) -> Path:
+        """Write the verified safe copy (atomically). Refuses if the image was blocked."""
+        if self.safe_bytes is None:
+            raise OutputError("the image was blocked; there is no safe copy to save")
+        if format_for_path(path) != self.output_format and not (
+            {format_for_path(path), self.output_format} <= {"JPEG", "MPO"}
+        ):
+            raise UsageError(f"this result was encoded as {self.output_format}; screen again with output_format for {Path(path).suffix}")
+        return atomic_write(path, self.safe_bytes)
+
+
+class Screener:
+    """Screens images with engines built once. Thread-compatible, not thread-safe:
+    use one Screener per worker thread or process."""
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        ocr_engines: list[OcrEngine] | None = None,
+        verify_engines: list[OcrEngine] | None = None,
+        detector: Detector | None = None,
+        threads: int = 0,
+    ) -> None:
+        self.policy = policy or Policy.default()
+        mc = self.policy.ocr.min_confidence
+        self.ocr_engines = ocr_engines or [build_engine(n, mc, threads) for n in self.policy.ocr.engines]
+        self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify") for n in self.policy.verify.engines]
+        self.detector = detector or Detector()
+        self._lock = threading.Lock()
+
+    def engine_versions(self) -> dict[str, str]:
+        return {
+            "ocr": ", ".join(e.version() for e in self.ocr_engines),
+            "verify": ", ".join(e.version() for e in self.verify_engines),
+            "detect": self.detector.version(),
+        }
+
+    def screen(
+        self, source: str | Path | bytes, *, policy: Policy | None = None, output_format: str | None = None, name: str | None = None
+    ) -> Result:
+        """Screen one image. Raises :class:`~phi_guard.errors.InputError` for input
+        that cannot be decoded (nothing is written); otherwise returns a Result
+        whose ``safe_bytes`` is set only when the output passed verification."""
+        with self._lock:
+            try:
+                return self._screen(source, policy or self.policy, output_format, name)
+            except PhiGuardError:
+                raise
+            except MemoryError:
+                raise InputError("the image is too large to screen in the available memory; nothing was written") from None
+            except Exception as exc:  # noqa: BLE001 - fail closed: an unexpected failure writes nothing
+                raise EngineError(
+                    f"screening failed unexpectedly ({type(exc).__name__}); nothing was written"
+                ) from exc
+
+    # -- the flow -------------------------------------------------------------------
+    def _screen(self, source: str | Path | bytes, policy: Policy, output_format: str | None, name: str | None) -> Result:
+        t: dict[str, float] = {}
+        t0 = time.perf_counter()
+
+        # 1. load: bytes in, decoded display pixels out (typed errors for bad input)
+        data, display_name = read_input(source, policy.limits.max_bytes)
+        doc: Document = load_document(data, policy, name or display_name)
+        t["load"] = time.perf_counter() - t0
+
+        # 2. metadata: inventory every carrier; none of it is carried to the output
+        tm = time.perf_counter()
+        metadata = inventory_container(doc.data, doc.format)
+        meta_findings = metadata_findings(metadata)
+        t["metadata"] = time.perf_counter() - tm
+
+        # 3. OCR and 4. detect, on the displayed pixels
+        pixels = doc.frames[0]
+        h, w = pixels.shape[:2]
+        tm = time.perf_counter()
+        reading = read_frame(self.ocr_engines, pixels, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
+        t["ocr"] = time.perf_counter() - tm
+        tm = time.perf_counter()
+        pixel_findings = self.detector.detect(reading, policy)
+        t["detect"] = time.perf_counter() - tm
+
+        out_fmt = output_format or _writable(doc.format)
+        rounds = 0
+        verification: dict[str, Any] = {"engines": [e.name for e in self.verify_engines], "rounds": 0, "passed": False}
+        safe: bytes | None = None
+        masks: list[tuple[int, int, int, int]] = []
+        t["redact"] = t["verify"] = 0.0
+        while True:
+            # 5. decide
+            boxes = [b for f in pixel_findings for b in f.boxes]
+            masks = pad_boxes(boxes, w, h, policy.redact)
+            decision = decide(pixel_findings, metadata, masks, w, h, policy)
+            if decision.verdict is Verdict.BLOCKED:
+                break
+            # 6. redact and encode into a fresh container
+            tm = time.perf_counter()
+            cleaned = redact(pixels, masks, policy.redact) if masks else pixels
+            encoded = encode_image(cleaned, out_fmt, policy)
+            t["redact"] += time.perf_counter() - tm
+            # 7. verify: decode, inventory, re-read and re-detect the encoded output
+            tm = time.perf_counter()
+            outcome = verify_output(encoded, out_fmt, pixels.shape, masks, policy, self.verify_engines, self.detector)
+            t["verify"] += time.perf_counter() - tm
+            rounds += 1
+            verification["rounds"] = rounds
+            if outcome.ok:
+                safe = encoded
+                verification["passed"] = True
+                break
+            if outcome.problems:
+                verification["problems"] = list(outcome.problems)
+                decision = Decision(Verdict.BLOCKED, decision.reasons + ("verification failed: " + "; ".join(outcome.problems),))
+                break
+            verification["residual_kinds"] = sorted({f.kind for f in outcome.residual})
+            if rounds >= policy.verify.max_rounds:
+                decision = Decision(
+                    Verdict.BLOCKED,
+                    decision.reasons + (f"identifiers still readable after {rounds} redaction round(s): "
+                                        + ", ".join(sorted({f.kind for f in outcome.residual})),),
+                )
+                break
+            # Still readable (or newly seen by the verification engines): mask those too.
+            pixel_findings = merge_findings(pixel_findings + list(outcome.residual))
+
+        t["total"] = time.perf_counter() - t0
+        findings = tuple(pixel_findings) + tuple(meta_findings)
+        report = build_report(
+            input_info={"name": doc.source_name, "sha256": doc.sha256, "bytes": len(doc.data), "format": doc.format,
+                        "width": w, "height": h, "frames_in_file": doc.frame_count_in_file},
+            decision=decision,
+            findings=list(findings),
+            metadata=metadata,
+            masks=masks if decision.verdict is not Verdict.BLOCKED else [],
+            policy=policy,
+            engines=self.engine_versions(),
+            timings=t,
+            output_info=({"format": out_fmt, "bytes": len(safe), "sha256": _sha256(safe)} if safe else None),
+            verification=verification,
+            notes=list(doc.notes),
+        )
+        return Result(decision, findings, tuple(metadata), report, safe, out_fmt if safe else None)
+
+
+def _writable(fmt: str) -> str:
+    return {"MPO": "JPEG", "GIF": "PNG"}.get(fmt, fmt)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+_default_screeners: dict[tuple[tuple[str, ...], tuple[str, ...]], Screener] = {}
+_default_lock = threading.Lock()
+
+
+def screen(source: str | Path | bytes, policy: Policy | None = None, *, output_format: str | None = None) -> Result:
+    """Screen one image with engines built once per process and reused."""
+    policy = policy or Policy.default()
+    key = (policy.ocr.engines, policy.verify.engines)
+    with _default_lock:
+        screener = _default_screeners.get(key)
+        if screener is None:
+            screener = _default_screeners[key] = Screener(policy)
+    return screener.screen(source, policy=policy, output_format=output_format)
+
+
+__all__ = ["Result", "Screener", "screen", "Where"]

@@ -1,0 +1,211 @@
+"""Policy: what counts as PHI and what to do about it, as data.
+
+The defaults live in ``default_policy.toml`` (shipped in the package, every key
+documented there). A user policy file is merged over the defaults; unknown keys
+are rejected so that a typo never silently weakens screening.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import PolicyError
+
+MODES = ("identifiers", "all-text")
+STYLES = ("fill", "blur", "pixelate")
+ENGINES = ("rapidocr", "tesseract")
+
+
+def _default_table() -> dict[str, Any]:
+    text = resources.files("phi_guard").joinpath("default_policy.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{path}{key}"
+        if key not in base:
+            raise PolicyError(f"unknown policy key '{where}' (see docs/policy.md for the valid keys)")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise PolicyError(f"policy key '{where}' must be a table")
+            out[key] = _merge(base[key], value, where + ".")
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class DetectPolicy:
+    entities: tuple[str, ...]
+    score_threshold: float
+    allow_words: frozenset[str]
+    allow_patterns: tuple[re.Pattern[str], ...]
+    deny_words: frozenset[str]
+    deny_patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class OcrPolicy:
+    engines: tuple[str, ...]
+    tile_size: int
+    tile_overlap: int
+    min_confidence: float
+    unreadable_text: str
+
+
+@dataclass(frozen=True)
+class VerifyPolicy:
+    engines: tuple[str, ...]
+    max_rounds: int
+
+
+@dataclass(frozen=True)
+class RedactPolicy:
+    style: str
+    fill_color: tuple[int, int, int]
+    padding_px: int
+    padding_ratio: float
+
+
+@dataclass(frozen=True)
+class BlockPolicy:
+    max_pixel_findings: int
+    max_masked_fraction: float
+    kinds: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class OutputPolicy:
+    jpeg_quality: int
+    convert_icc_to_srgb: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: str
+    detect: DetectPolicy
+    ocr: OcrPolicy
+    verify: VerifyPolicy
+    redact: RedactPolicy
+    block: BlockPolicy
+    limits: Limits
+    output: OutputPolicy
+    include_phi_in_report: bool
+    source: str = "default"
+    digest: str = field(default="", compare=False)
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def default(cls) -> "Policy":
+        return cls.from_table({}, source="default")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Policy":
+        p = Path(path)
+        try:
+            table = tomllib.loads(p.read_text("utf-8"))
+        except FileNotFoundError:
+            raise PolicyError(f"policy file not found: {p}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"policy file {p.name} is not valid TOML: {exc}") from None
+        return cls.from_table(table, source=str(p))
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], source: str = "custom") -> "Policy":
+        merged = _merge(_default_table(), table)
+        digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
+        try:
+            return cls._build(merged, source, digest)
+        except (TypeError, ValueError, re.error) as exc:
+            raise PolicyError(f"invalid policy value: {exc}") from None
+
+    @classmethod
+    def _build(cls, t: dict[str, Any], source: str, digest: str) -> "Policy":
+        if t["mode"] not in MODES:
+            raise PolicyError(f"mode must be one of {', '.join(MODES)}, not '{t['mode']}'")
+        d, o, v, r, b = t["detect"], t["ocr"], t["verify"], t["redact"], t["block"]
+        for name in list(o["engines"]) + list(v["engines"]):
+            if name not in ENGINES:
+                raise PolicyError(f"unknown OCR engine '{name}' (known: {', '.join(ENGINES)})")
+        if not o["engines"] or not v["engines"]:
+            raise PolicyError("ocr.engines and verify.engines must each name at least one engine")
+        if r["style"] not in STYLES:
+            raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not '{r['style']}'")
+        if o["unreadable_text"] not in ("mask", "block"):
+            raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
+        flags = re.IGNORECASE
+        return cls(
+            mode=t["mode"],
+            detect=DetectPolicy(
+                entities=tuple(d["entities"]),
+                score_threshold=float(d["score_threshold"]),
+                allow_words=frozenset(w.upper() for w in d["allow_words"]),
+                allow_patterns=tuple(re.compile(p, flags) for p in d["allow_patterns"]),
+                deny_words=frozenset(w.upper() for w in d["deny_words"]),
+                deny_patterns=tuple(re.compile(p, flags) for p in d["deny_patterns"]),
+            ),
+            ocr=OcrPolicy(
+                engines=tuple(o["engines"]),
+                tile_size=int(o["tile_size"]),
+                tile_overlap=int(o["tile_overlap"]),
+                min_confidence=float(o["min_confidence"]),
+                unreadable_text=o["unreadable_text"],
+            ),
+            verify=VerifyPolicy(engines=tuple(v["engines"]), max_rounds=int(v["max_rounds"])),
+            redact=RedactPolicy(
+                style=r["style"],
+                fill_color=tuple(int(c) for c in r["fill_color"]),  # type: ignore[arg-type]
+                padding_px=int(r["padding_px"]),
+                padding_ratio=float(r["padding_ratio"]),
+            ),
+            block=BlockPolicy(
+                max_pixel_findings=int(b["max_pixel_findings"]),
+                max_masked_fraction=float(b["max_masked_fraction"]),
+                kinds=frozenset(b["kinds"]),
+            ),
+            limits=Limits(max_pixels=int(t["limits"]["max_pixels"]), max_bytes=int(t["limits"]["max_bytes"])),
+            output=OutputPolicy(
+                jpeg_quality=int(t["output"]["jpeg_quality"]),
+                convert_icc_to_srgb=bool(t["output"]["convert_icc_to_srgb"]),
+            ),
+            include_phi_in_report=bool(t["report"]["include_phi"]),
+            source=source,
+            digest=digest,
+        )
+
+    def with_style(self, style: str) -> "Policy":
+        if style not in STYLES:
+            raise PolicyError(f"style must be one of {', '.join(STYLES)}, not '{style}'")
+        return replace(self, redact=replace(self.redact, style=style))
+
+    # -- queries ------------------------------------------------------------
+    def is_allowed_word(self, word: str) -> bool:
+        """True when a word is a clinical marker that must stay readable."""
+        core = word.strip(".,;:()[]{}'\"")
+        up = core.upper()
+        if not core or self.is_denied_word(word):
+            return False
+        if up in self.detect.allow_words or word.upper() in self.detect.allow_words:
+            return True
+        return any(p.match(core) for p in self.detect.allow_patterns)
+
+    def is_denied_word(self, word: str) -> bool:
+        core = word.strip(".,;:()[]{}'\"").upper()
+        if core and core in self.detect.deny_words:
+            return True
+        return any(p.search(word) for p in self.detect.deny_patterns)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from .. import __version__
+from ..policy import Policy
+from ..types import Decision, Finding, MetadataItem
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+def finding_dict(f: Finding, include_phi: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "kind": f.kind,
+        "where": f.where.value,
+        "masked_value": f.masked_value,
+        "score": f.score,
+        "rule": f.rule,
+    }
+    if f.boxes:
+        d["boxes"] = [list(b) for b in f.boxes]
+        d["frame"] = f.frame
+    if include_phi and f.raw_text:
+        d["value"] = f.raw_text
+    return d
+
+
+def build_report(
+    *,
+    input_info: dict[str, Any],
+    decision: Decision,
+    findings: list[Finding],
+    metadata: list[MetadataItem],
+    masks: list[tuple[int, int, int, int]],
+    policy: Policy,
+    engines: dict[str, str],
+    timings: dict[str, float],
+    output_info: dict[str, Any] | None,
+    verification: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "tool": {"name": "phi_guard", "version": __version__, "python": platform.python_version()},
+        "engines": engines,
+        "policy": {"source": policy.source if policy.source == "default" else "custom", "digest": policy.digest,
+                   "mode": policy.mode, "style": policy.redact.style},
+        "input": input_info,
+        "verdict": decision.verdict.value,
+        "reasons": list(decision.reasons),
+        "findings": [finding_dict(f, policy.include_phi_in_report) for f in findings],
+        "metadata": [
+            {"carrier": m.carrier, "key": m.key, "masked_value": m.masked_value, "action": m.action, "phi_risk": m.phi_risk}
+            for m in metadata
+        ],
+        "redactions": {"count": len(masks), "style": policy.redact.style, "boxes": [list(b) for b in masks]},
+        "verification": verification,
+        "notes": notes,
+        "output": output_info,
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+    }

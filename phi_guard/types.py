@@ -1,0 +1,79 @@
+"""Core value types shared by every pipeline stage.
+
+All of them are frozen dataclasses: a stage never mutates what an earlier stage
+produced, it returns something new. Boxes are pixel rectangles
+``(x0, y0, x1, y1)`` with x1/y1 exclusive, in the coordinates of the frame as
+it is displayed (after EXIF orientation).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+Box = tuple[int, int, int, int]
+
+
+class Verdict(str, enum.Enum):
+    CLEAN = "CLEAN"  # no PHI found; a stripped copy is written
+    REDACTED = "REDACTED"  # PHI found and masked; the masked copy passed verification
+    BLOCKED = "BLOCKED"  # cannot be made safe with confidence; nothing is written
+
+
+class Where(str, enum.Enum):
+    PIXELS = "pixels"
+    METADATA = "metadata"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word read by an OCR engine."""
+
+    text: str
+    confidence: float  # 0..1
+    box: Box
+    engine: str  # e.g. "rapidocr", "tesseract:tophat-white"
+    line: str  # key shared by the words of one text line of one reading
+    frame: int = 0
+
+
+@dataclass(frozen=True)
+class TextRegion:
+    """A region an engine detected as text but could not read with confidence."""
+
+    box: Box
+    confidence: float
+    engine: str
+    frame: int = 0
+
+
+@dataclass(frozen=True)
+class MetadataItem:
+    """One metadata entry found in the input container (value already masked)."""
+
+    carrier: str  # EXIF, GPS, XMP, IPTC, ICC, JPEG-COM, PNG-tEXt, TIFF, MPO, ...
+    key: str
+    masked_value: str
+    action: str = "removed"  # removed | kept | converted
+    phi_risk: bool = True  # could identify a person, place, device or time
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An identifier found in the pixels or the metadata."""
+
+    kind: str  # PERSON, DATE, MEDICAL_RECORD_NUMBER, ...
+    masked_value: str
+    boxes: tuple[Box, ...]
+    score: float
+    rule: str  # the recognizer or rule that found it
+    where: Where = Where.PIXELS
+    frame: int = 0
+    # The raw text is kept in memory for verification only; it never reaches a
+    # report unless the caller asks for it explicitly (Policy.report.include_phi).
+    raw_text: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()

@@ -1,0 +1,69 @@
+"""Verify stage: re-screen what is about to be written.
+
+The encoded output is decoded again (the same loader and limits as any input),
+its container is inventoried (it must carry no metadata that could identify
+anyone), filled masks must still be solid, and the pixels are read again by the
+verification engines (different settings from the screening pass) and run
+through detection. Anything found goes back to redaction; what cannot be fixed
+is blocked."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import PhiGuardError
+from .load import load_document
+from .metadata import inventory_container
+from .ocr import OcrEngine, read_frame
+from .policy import Policy
+from .types import Box, Finding
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    ok: bool
+    problems: tuple[str, ...]
+    residual: tuple[Finding, ...]  # PHI still readable in the output pixels
+
+
+def verify_output(
+    encoded: bytes,
+    fmt: str,
+    expected_shape: tuple[int, ...],
+    masks: list[Box],
+    policy: Policy,
+    engines: list[OcrEngine],
+    detector,  # noqa: ANN001 - phi_guard.detect.Detector
+    header_terms: tuple[str, ...] = (),
+) -> VerifyOutcome:
+    problems: list[str] = []
+    try:
+        doc = load_document(encoded, policy, "output")
+    except PhiGuardError as exc:
+        return VerifyOutcome(False, (f"the output does not decode ({exc.code})",), ())
+    pixels = doc.frames[0]
+    if pixels.shape[:2] != tuple(expected_shape[:2]):
+        problems.append("the output's size differs from the screened pixels")
+    leftovers = [m for m in inventory_container(encoded, fmt) if m.phi_risk]
+    if leftovers:
+        problems.append("the output still carries metadata: " + ", ".join(sorted({m.carrier for m in leftovers})))
+    if policy.redact.style == "fill":
+        lossy = fmt in ("JPEG", "MPO", "HEIF", "AVIF")
+        for x0, y0, x1, y1 in masks:
+            region = pixels[y0:y1, x0:x1].astype(np.int16)
+            if region.size and int(region.max()) - int(region.min()) > (48 if lossy else 0):
+                problems.append("a filled mask is not solid in the output")
+                break
+    reading = read_frame(engines, pixels, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
+    residual = [f for f in detector.detect(reading, policy, header_terms) if not _inside_masks(f, masks)]
+    return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
+
+
+def _inside_masks(f: Finding, masks: list[Box]) -> bool:
+    """A 'finding' that lies wholly inside a solid mask is OCR noise on the mask itself."""
+    for b in f.boxes:
+        cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        if not any(m[0] <= cx <= m[2] and m[1] <= cy <= m[3] for m in masks):
+            return False
+    return f.kind == "UNREADABLE_TEXT"
