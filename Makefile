@@ -26,7 +26,12 @@ setup: system-deps $(VENV)/.installed
 
 demo: setup
 	$(PY) sample_images/make_samples.py
-	$(VENV)/bin/phi-guard demo sample_images --out sample_images/out
+	@mkdir -p sample_images/out
+	@for f in sample_images/*.png sample_images/*.jpg; do \
+	  b=$$(basename "$$f"); \
+	  $(VENV)/bin/phi-guard check "$$f" -o "sample_images/out/$${b%.*}.safe.$${b##*.}" --report "sample_images/out/$${b%.*}.report.json"; \
+	  echo "  exit code $$?"; \
+	done; true
 
 test: setup
 	$(PY) -m pytest -q

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 EXIT_SAFE, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    # Decoder warnings about malformed files are noise to a clinician; every
+    # problem that matters becomes a typed error with a one-line message.
+    warnings.simplefilter("ignore")
     args = _parser().parse_args(argv)
     if args.version:
         from . import __version__

@@ -271,12 +271,20 @@ class Detector:
         confident = [w.box for w in reading.words if w.confidence >= policy.ocr.min_confidence]
         out = []
         for region in reading.unreadable:
+            if not _line_shaped(region.box):
+                continue  # the detector's low-score blobs on photos (petals, anatomy) are not text lines
             read_by_someone = sum(_coverage(b, region.box) for b in confident if _iou(b, region.box) > 0 or _coverage(b, region.box) > 0)
             if read_by_someone >= 0.5:
                 continue
             out.append(Finding("UNREADABLE_TEXT", "<unreadable>", (region.box,), round(1 - region.confidence, 3),
                                f"ocr:{region.engine}:low-confidence", Where.PIXELS, frame))
         return out
+
+
+def _line_shaped(box: Box) -> bool:
+    """Burned-in text comes in lines: wider than tall and no more than ~60 px high."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return 4 <= h <= 60 and w >= h
 
 
 def _looks_like_date(value: str) -> bool:

@@ -93,8 +93,8 @@ def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
             ) from None
         except UnidentifiedImageError:
             raise DecodeError(f"{name}: the image data is corrupt or truncated and cannot be decoded") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise DecodeError(f"{name}: cannot be decoded ({_short(exc)})") from None
+        except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile input; fail closed
+            raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({_short(exc)})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = old
     w, h = im.size
@@ -115,7 +115,10 @@ def _short(exc: BaseException) -> str:
 def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
     notes: list[str] = []
     im = _open_checked(data, policy, name)
-    n_frames = int(getattr(im, "n_frames", 1) or 1)
+    try:
+        n_frames = int(getattr(im, "n_frames", 1) or 1)
+    except Exception as exc:  # noqa: BLE001 - a corrupt frame table
+        raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({_short(exc)})") from None
     info_keys = tuple(sorted(str(k) for k in im.info.keys()))
     real_format = im.format or fmt
     if real_format == "MPO":
@@ -135,7 +138,7 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
         raise
     except Image.DecompressionBombError:
         raise DecompressionBombError(f"{name}: image exceeds the pixel limit (possible decompression bomb)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, ImageCms.PyCMSError, MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder failure: fail closed with a clear message
         raise DecodeError(f"{name}: the image data is corrupt or truncated ({_short(exc)})") from None
     if n_frames > 1:
         notes.append(f"{n_frames - 1} further frame(s)/page(s) in the file are not carried to the output")

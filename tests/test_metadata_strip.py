@@ -1,0 +1,97 @@
+"""Every metadata carrier is gone from the output bytes (checked at the byte level)."""
+from __future__ import annotations
+
+import pytest
+
+from phi_guard.load import sniff_format
+from phi_guard.metadata import inventory_container
+from phi_guard.types import Verdict
+
+from conftest import DATA
+
+# file -> (carriers that must be found in the input, byte strings that must not be in the output)
+CASES = {
+    "photos/r_canon.jpg": ({"EXIF", "GPS", "MakerNote", "EXIF-thumbnail"}, [b"Exif\x00\x00", b"Canon", b"PowerShot"]),
+    "photos/r_olympus.jpg": ({"EXIF", "GPS", "MakerNote", "EXIF-thumbnail"}, [b"Exif\x00\x00", b"OLYMPUS"]),
+    "photos/photoshop-200dpi.jpg": ({"XMP", "IPTC"}, [b"http://ns.adobe.com/xap/1.0/", b"Photoshop 3.0", b"8BIM"]),
+    "photos/iptc.jpg": ({"IPTC", "EXIF-thumbnail"}, [b"Photoshop 3.0", b"8BIM", b"Exif\x00\x00"]),
+    "photos/exif.png": ({"PNG-eXIf/EXIF", "PNG-tEXt", "PNG-tIME"}, [b"eXIf", b"tEXt", b"tIME", b"zTXt", b"iTXt"]),
+    "photos/xmp_tags_orientation.png": ({"XMP", "ICC"}, [b"iTXt", b"XML:com.adobe.xmp", b"iCCP"]),
+    "photos/hopper.tif": ({"TIFF"}, [b"hopper"]),
+    "photos/01.tif": ({"TIFF"}, [b"CASIO", b"QV-R51"]),
+    "photos/tool1.webp": ({"EXIF"}, [b"EXIF", b"XMP "]),
+    "photos/frozenpond.mpo": ({"MPO", "MakerNote"}, [b"MPF\x00", b"Exif\x00\x00"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_carrier_is_removed(screener, name):
+    data = (DATA / name).read_bytes()
+    expected, forbidden = CASES[name]
+    found = {m.carrier for m in inventory_container(data, sniff_format(data))}
+    assert expected <= found, f"inventory missed {expected - found}"
+
+    result = screener.screen(data)
+    assert result.verdict is not Verdict.BLOCKED, result.reasons
+    out = result.safe_bytes
+    assert out is not None
+    for needle in forbidden:
+        assert needle not in out, f"{needle!r} survived in the output of {name}"
+    leftovers = [m for m in inventory_container(out, sniff_format(out)) if m.phi_risk]
+    assert leftovers == []
+    # the report lists what was removed, with values masked
+    assert result.report["metadata"], "report lists no metadata"
+    assert all(m["action"] in ("removed", "converted") for m in result.report["metadata"])
+
+
+def test_mpo_secondary_image_dropped(screener):
+    data = (DATA / "photos/frozenpond.mpo").read_bytes()
+    out = screener.screen(data).safe_bytes
+    # exactly one JPEG image in the output: no second SOI, no MPF index
+    assert out.count(b"\xff\xd8\xff") == 1
+
+
+def test_sample_phone_photo_gps_thumbnail_comment_xmp(screener, samples):
+    data = (samples / "phone_photo_gps.jpg").read_bytes()
+    carriers = {m.carrier for m in inventory_container(data, "JPEG")}
+    assert {"GPS", "EXIF-thumbnail", "JPEG-COM", "XMP", "EXIF"} <= carriers
+    result = screener.screen(data)
+    out = result.safe_bytes
+    for needle in (b"Exif", b"Reyes", b"SN-99812", b"PhoneCo", b"xmpmeta", b"\xff\xfe"):
+        assert needle not in out
+    kinds = {f.kind for f in result.findings if f.where.value == "metadata"}
+    assert {"LOCATION", "PERSON", "DEVICE_ID", "EMBEDDED_IMAGE", "FREE_TEXT"} <= kinds
+
+
+def test_png_text_chunks_sample(screener, samples):
+    data = (samples / "clinical_photo_text_chunks.png").read_bytes()
+    result = screener.screen(data)
+    out = result.safe_bytes
+    for needle in (b"tEXt", b"zTXt", b"iTXt", b"Smith", b"Lopez"):
+        assert needle not in out
+    # the masked values in the report never carry the names
+    import json
+
+    text = json.dumps(result.report)
+    assert "Smith" not in text and "Lopez" not in text and "00482913" not in text
+
+
+def test_heif_input_is_stripped(screener):
+    data = (DATA / "photos/hopper.heif").read_bytes()
+    result = screener.screen(data, output_format="PNG")
+    assert result.safe_bytes is not None and result.safe_bytes.startswith(b"\x89PNG")
+
+
+def test_exif_orientation_is_applied(screener):
+    from PIL import Image
+    import io
+
+    src = Image.new("RGB", (60, 30), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    buf = io.BytesIO()
+    src.save(buf, "JPEG", exif=exif.tobytes())
+    result = screener.screen(buf.getvalue())
+    out = Image.open(io.BytesIO(result.safe_bytes))
+    assert out.size == (30, 60)
+    assert "Exif" not in out.info and not out.getexif()

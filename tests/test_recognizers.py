@@ -1,0 +1,81 @@
+"""Detection on text as OCR reads it, through the real Presidio engine."""
+from __future__ import annotations
+
+import pytest
+
+from phi_guard import Policy
+from phi_guard.ocr.base import OcrReading
+from phi_guard.types import Word
+
+
+def reading_of(*lines: str) -> OcrReading:
+    words = []
+    for li, line in enumerate(lines):
+        x = 0
+        for token in line.split(" "):
+            words.append(Word(token, 0.95, (x, li * 30, x + 10 * len(token), li * 30 + 20), "test", f"l{li}"))
+            x += 10 * len(token) + 10
+    return OcrReading(tuple(words))
+
+
+def found(screener, *lines, policy=None):
+    fs = screener.detector.detect(reading_of(*lines), policy or Policy.default())
+    return {(f.kind, f.raw_text) for f in fs}
+
+
+@pytest.mark.parametrize("date", ["19590417", "04/17/1959", "17.04.1959", "17-Apr-1959", "1959 Apr 17", "1959-04-17", "Apr 17, 1959"])
+def test_dates_in_every_format(screener, date):
+    assert any(k == "DATE" for k, _ in found(screener, f"Study {date}"))
+
+
+@pytest.mark.parametrize(
+    "line,kind",
+    [
+        ("Name: Jane Doe", "PERSON"),
+        ("MRN: 00482913", "MEDICAL_RECORD_NUMBER"),
+        ("MR# 4471203", "MEDICAL_RECORD_NUMBER"),
+        ("DOB: 07/22/1951", "DATE_OF_BIRTH"),
+        ("D.O.B. 22.07.1951", "DATE_OF_BIRTH"),
+        ("Acc# 7741029", "ACCESSION_NUMBER"),
+        ("Age: 93", "AGE_OVER_89"),
+        ("SMITH^JOHN^A", "PERSON"),
+        ("SMITH*JOHN", "PERSON"),
+        ("DOWNTIME, MARY", "PERSON"),
+        ("DAVIDSON DOUGLAS [M]", "PERSON"),
+        ("tel 216-555-0143", "PHONE_NUMBER"),
+        ("jane.doe@example.org", "EMAIL_ADDRESS"),
+        ("1200 Oak Street", "ADDRESS"),
+        ("ID 00079241539", "MEDICAL_RECORD_NUMBER"),
+        ("11-05-25-142825", "ID_NUMBER"),
+    ],
+)
+def test_medical_overlay_identifiers(screener, line, kind):
+    kinds = {k for k, _ in found(screener, line)}
+    assert kind in kinds, kinds
+
+
+def test_ocr_confusions_tolerated(screener):
+    # O for 0, l for 1, S for 5 in a date; a misread first name next to a surname
+    assert any(k in ("DATE", "DATE_OF_BIRTH") for k, _ in found(screener, "DOB: O7.l6.l9S3"))
+    assert any(k == "PERSON" for k, _ in found(screener, "MEYER STEPHANE"))
+
+
+def test_markers_and_technique_values_not_flagged(screener):
+    assert found(screener, "PORTABLE", "L", "AP UPRIGHT", "SEMI-UPRIGHT", "120 kVp 2.5 mAs", "W:400 L:40") == set()
+
+
+def test_age_under_90_is_not_phi(screener):
+    assert not any(k == "AGE_OVER_89" for k, _ in found(screener, "Age: 45"))
+
+
+def test_all_text_mode_masks_everything_but_allow_list(screener):
+    policy = Policy.from_table({"mode": "all-text"})
+    kinds = found(screener, "Tumour board case 12 PORTABLE", policy=policy)
+    texts = {t for _, t in kinds}
+    assert "Tumour" in texts and "board" in texts
+    assert "PORTABLE" not in texts
+
+
+def test_deny_list(screener):
+    policy = Policy.from_table({"detect": {"deny_words": ["Springfield"]}})
+    assert ("DENY_LIST", "Springfield") in found(screener, "Springfield General", policy=policy)
