@@ -59,7 +59,8 @@ def make(n: int, out: Path, seed: int = 7) -> list[dict]:
             [(w, True) for w in name_words] + [(study, True)],
             [("MRN:", False), (mrn, True), ("DOB:", False), (dob, True)],
         ]
-        x0 = random.choice([8, size // 2])
+        widest = max(sum(d.textlength(t, font=font) + fsize // 2 for t, _ in line) for line in lines)
+        x0 = min(random.choice([8, size // 2]), int(size - widest - 8))
         y = random.choice([8, size - 6 * fsize])
         words = []
         for line in lines:

@@ -49,7 +49,14 @@ def leaked(src: np.ndarray, out: np.ndarray, word: dict) -> tuple[bool, bool]:
     x0, y0, x1, y1 = word["box"]
     a = src[y0:y1, x0:x1].astype(int)
     b = out[y0:y1, x0:x1].astype(int)
-    changed = float((np.abs(a - b) > 10).mean()) if a.size else 1.0
+    # Judge the glyph pixels (those that differ from the box's background), not the
+    # whole box: a black fill over white-on-black text leaves the background as it was.
+    glyph = np.abs(a - np.median(a)) > max(20, 0.25 * (int(a.max()) - int(a.min()))) if a.size else np.zeros((0,), bool)
+    # A word's pixels count as changed when either its glyphs or its box changed:
+    # a black fill over black-on-white text leaves the glyph pixels black.
+    diff = np.abs(a - b) > 10
+    whole = float(diff.mean()) if a.size else 1.0
+    changed = max(whole, float(diff[glyph].mean()) if glyph.any() else whole)
     pad = max(4, (y1 - y0) // 2)
     crop = Image.fromarray(out[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad])
     crop = crop.resize((crop.width * 3, crop.height * 3))
@@ -83,7 +90,10 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
             changed, readable = leaked(src, out, w)
             if w["phi"]:
                 phi_total += 1
-                phi_leaks += (changed < 0.5) or readable
+                leak = (changed < 0.5) or readable
+                phi_leaks += leak
+                if leak and os.environ.get("BENCH_VERBOSE"):
+                    print(f"  leak {Path(it['file']).name} {w['text']!r} changed={changed:.2f} readable={readable}")
             else:
                 non_total += 1
                 non_kept += changed < 0.05
@@ -147,7 +157,24 @@ def speed(screener) -> dict:
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def rescore() -> None:
+    """Score the outputs already in bench/out again (after a metric change)."""
+    import json as _j
+
+    synth_dir = OUT / "synth"
+    synth = _j.loads((synth_dir / "ground_truth.json").read_text())
+    for it in synth:
+        it["file"] = str(synth_dir / it["file"])
+    for name, items in {"synthetic": synth, "presidio": presidio_set()}.items():
+        for tool in ("phi_guard", "peer"):
+            d = OUT / f"{tool}_{name}"
+            outs = {it["file"]: (d / (Path(it["file"]).stem + ".png")) if (d / (Path(it["file"]).stem + ".png")).exists() else None for it in items}
+            print(name, tool, score(items, outs))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--rescore"]:
+        return rescore()
     from make_labelled_set import make
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 24

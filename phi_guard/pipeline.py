@@ -79,6 +79,11 @@ class Screener:
         mc = self.policy.ocr.min_confidence
         self.ocr_engines = ocr_engines or [build_engine(n, mc, threads) for n in self.policy.ocr.engines]
         self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify") for n in self.policy.verify.engines]
+        # Mask neighbourhoods are small crops: read them with the verification
+        # settings (RapidOCR detecting at no more than 960 px, not upscaling a thin strip).
+        by_name = {e.name: e for e in self.verify_engines}
+        self.mask_engines = [by_name.get(n) or build_engine(n, mc, threads, variant="verify")
+                             for n in self.policy.verify.recheck_masks_with]
         self.detector = detector or Detector()
         self._lock = threading.Lock()
 
@@ -86,6 +91,7 @@ class Screener:
         return {
             "ocr": ", ".join(e.version() for e in self.ocr_engines),
             "verify": ", ".join(e.version() for e in self.verify_engines),
+            "verify_masks": ", ".join(e.version() for e in self.mask_engines),
             "detect": self.detector.version(),
         }
 
@@ -135,7 +141,8 @@ class Screener:
 
         out_fmt = output_format or _writable(doc.format)
         rounds = 0
-        verification: dict[str, Any] = {"engines": [e.name for e in self.verify_engines], "rounds": 0, "passed": False}
+        verification: dict[str, Any] = {"engines": [e.name for e in self.verify_engines],
+                                        "mask_recheck_engines": [e.name for e in self.mask_engines], "rounds": 0, "passed": False}
         safe: bytes | None = None
         masks: list[tuple[int, int, int, int]] = []
         t["redact"] = t["verify"] = 0.0
@@ -153,7 +160,8 @@ class Screener:
             t["redact"] += time.perf_counter() - tm
             # 7. verify: decode, inventory, re-read and re-detect the encoded output
             tm = time.perf_counter()
-            outcome = verify_output(encoded, out_fmt, pixels.shape, masks, policy, self.verify_engines, self.detector)
+            outcome = verify_output(encoded, out_fmt, pixels.shape, masks, policy, self.verify_engines, self.detector,
+                                    mask_engines=self.mask_engines)
             t["verify"] += time.perf_counter() - tm
             rounds += 1
             verification["rounds"] = rounds

@@ -65,6 +65,7 @@ class OcrPolicy:
 @dataclass(frozen=True)
 class VerifyPolicy:
     engines: tuple[str, ...]
+    recheck_masks_with: tuple[str, ...]
     max_rounds: int
 
 
@@ -139,10 +140,10 @@ class Policy:
         if t["mode"] not in MODES:
             raise PolicyError(f"mode must be one of {', '.join(MODES)}, not '{t['mode']}'")
         d, o, v, r, b = t["detect"], t["ocr"], t["verify"], t["redact"], t["block"]
-        for name in list(o["engines"]) + list(v["engines"]):
+        for name in list(o["engines"]) + list(v["engines"]) + list(v["recheck_masks_with"]):
             if name not in ENGINES:
                 raise PolicyError(f"unknown OCR engine '{name}' (known: {', '.join(ENGINES)})")
-        if not o["engines"] or not v["engines"]:
+        if not o["engines"] or not (v["engines"] or v["recheck_masks_with"]):
             raise PolicyError("ocr.engines and verify.engines must each name at least one engine")
         if r["style"] not in STYLES:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not '{r['style']}'")
@@ -166,7 +167,9 @@ class Policy:
                 min_confidence=float(o["min_confidence"]),
                 unreadable_text=o["unreadable_text"],
             ),
-            verify=VerifyPolicy(engines=tuple(v["engines"]), max_rounds=int(v["max_rounds"])),
+            verify=VerifyPolicy(
+                engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"])
+            ),
             redact=RedactPolicy(
                 style=r["style"],
                 fill_color=tuple(int(c) for c in r["fill_color"]),  # type: ignore[arg-type]

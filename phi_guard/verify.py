@@ -15,7 +15,7 @@ import numpy as np
 from .errors import PhiGuardError
 from .load import load_document
 from .metadata import inventory_container
-from .ocr import OcrEngine, read_frame
+from .ocr import OcrEngine, read_frame, read_regions
 from .policy import Policy
 from .types import Box, Finding
 
@@ -36,6 +36,7 @@ def verify_output(
     engines: list[OcrEngine],
     detector,  # noqa: ANN001 - phi_guard.detect.Detector
     header_terms: tuple[str, ...] = (),
+    mask_engines: list[OcrEngine] | None = None,
 ) -> VerifyOutcome:
     problems: list[str] = []
     try:
@@ -56,6 +57,8 @@ def verify_output(
                 problems.append("a filled mask is not solid in the output")
                 break
     reading = read_frame(engines, pixels, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
+    if mask_engines and masks:
+        reading = reading + read_regions(mask_engines, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]))
     residual = [f for f in detector.detect(reading, policy, header_terms) if not _inside_masks(f, masks)]
     return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
 
@@ -67,3 +70,21 @@ def _inside_masks(f: Finding, masks: list[Box]) -> bool:
         if not any(m[0] <= cx <= m[2] and m[1] <= cy <= m[3] for m in masks):
             return False
     return f.kind == "UNREADABLE_TEXT"
+
+
+def mask_neighbourhoods(masks: list[Box], width: int, height: int) -> list[Box]:
+    """Regions around the masks, wide enough to hold the rest of a line of text,
+    merged where they overlap (one read per cluster of masks)."""
+    grown = []
+    for x0, y0, x1, y1 in masks:
+        h = max(y1 - y0, 8)
+        grown.append([max(0, x0 - 4 * h), max(0, y0 - h), min(width, x1 + 4 * h), min(height, y1 + h)])
+    merged: list[list[int]] = []
+    for g in sorted(grown):
+        for m in merged:
+            if g[0] <= m[2] and m[0] <= g[2] and g[1] <= m[3] and m[1] <= g[3]:
+                m[0], m[1], m[2], m[3] = min(m[0], g[0]), min(m[1], g[1]), max(m[2], g[2]), max(m[3], g[3])
+                break
+        else:
+            merged.append(g)
+    return [tuple(m) for m in merged]  # type: ignore[misc]

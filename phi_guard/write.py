@@ -46,7 +46,7 @@ def encode_image(pixels: np.ndarray, fmt: str, policy: Policy) -> bytes:
     if fmt in ("JPEG", "MPO"):
         fresh.save(buf, "JPEG", quality=policy.output.jpeg_quality, optimize=True, exif=b"", icc_profile=None)
     elif fmt == "PNG":
-        fresh.save(buf, "PNG", optimize=False, compress_level=4)
+        fresh.save(buf, "PNG", optimize=False, compress_level=3)
     elif fmt == "TIFF":
         fresh.save(buf, "TIFF", compression="tiff_adobe_deflate")
     elif fmt == "WEBP":

@@ -89,7 +89,6 @@ def build_presidio():
         IbanRecognizer(),
         MedicalDateRecognizer(),
         LabelledFieldRecognizer(),
-        DicomStyleNameRecognizer(),
         IdentifierRecognizer(),
         ContactRecognizer(),
     ):
@@ -123,7 +122,8 @@ def _lines_of(words: tuple[Word, ...]) -> list[_Line]:
 
 def _sub_box(word: Word, span: tuple[int, int], start: int, end: int) -> Box:
     """The part of a word's box that holds characters [start, end) of the line,
-    widened by one character on each side (glyph widths vary)."""
+    widened by half a character on each side (glyph widths vary; verification
+    re-reads the result, so a sliver left visible is caught and masked whole)."""
     w0, w1 = span
     n = max(w1 - w0, 1)
     s, e = max(start, w0) - w0, min(end, w1) - w0
@@ -131,7 +131,7 @@ def _sub_box(word: Word, span: tuple[int, int], start: int, end: int) -> Box:
         return word.box
     x0, y0, x1, y1 = word.box
     cw = (x1 - x0) / n
-    return (int(x0 + max(s - 1, 0) * cw), y0, int(min(x1, x0 + (e + 1) * cw + 0.999)), y1)
+    return (int(x0 + max(s - 0.5, 0) * cw), y0, int(min(x1, x0 + (e + 0.5) * cw + 0.999)), y1)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -154,20 +154,21 @@ class Detector:
 
     def __init__(self, analyzer=None) -> None:  # noqa: ANN001 - AnalyzerEngine is imported lazily
         self.analyzer = analyzer or build_presidio()
-        self._gazetteer_cache: dict[frozenset[str], GazetteerNameRecognizer] = {}
+        self._gazetteer_cache: dict[frozenset[str], tuple] = {}
 
     def version(self) -> str:
         from importlib.metadata import version
 
         return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
 
-    def _gazetteer_recognizer(self, policy: Policy) -> GazetteerNameRecognizer:
+    def _policy_recognizers(self, policy: Policy) -> tuple:
+        """Name recognizers that must not treat the policy's allowed words as names."""
         key = policy.detect.allow_words
-        rec = self._gazetteer_cache.get(key)
-        if rec is None:
-            rec = GazetteerNameRecognizer(stop_words=key)
-            self._gazetteer_cache[key] = rec
-        return rec
+        recs = self._gazetteer_cache.get(key)
+        if recs is None:
+            recs = (GazetteerNameRecognizer(stop_words=key), DicomStyleNameRecognizer(stop_words=key))
+            self._gazetteer_cache[key] = recs
+        return recs
 
     def detect(self, reading: OcrReading, policy: Policy, header_terms: tuple[str, ...] = (), frame: int = 0) -> list[Finding]:
         lines = _lines_of(reading.words)
@@ -192,7 +193,7 @@ class Detector:
         for t in unique:
             starts.append(pos)
             pos += len(t) + 1
-        ad_hoc = [self._gazetteer_recognizer(policy)]
+        ad_hoc = list(self._policy_recognizers(policy))
         if header_terms:
             ad_hoc.append(TermListRecognizer(header_terms))
         try:
@@ -209,6 +210,8 @@ class Detector:
                 continue
             idx = bisect.bisect_right(starts, r.start) - 1
             text = unique[idx]
+            # A match from a generic recognizer may run over a line break: keep the
+            # part on the line it starts in (lines are separate readings of the image).
             s, e = r.start - starts[idx], min(r.end - starts[idx], len(text))
             if e <= s:
                 continue

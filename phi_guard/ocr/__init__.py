@@ -6,6 +6,6 @@ tiling large images, and returns every engine's words: detection screens each
 reading, so a word that any engine reads can be masked.
 """
 from .base import OcrEngine, OcrReading
-from .registry import build_engine, read_frame
+from .registry import build_engine, read_frame, read_regions
 
-__all__ = ["OcrEngine", "OcrReading", "build_engine", "read_frame"]
+__all__ = ["OcrEngine", "OcrReading", "build_engine", "read_frame", "read_regions"]

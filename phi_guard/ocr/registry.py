@@ -22,7 +22,7 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, varia
     if name == "tesseract":
         from .tesseract import TesseractEngine
 
-        passes = ("gray", "inverted") if variant == "verify" else ("tophat-white", "tophat-black")
+        passes = ("gray",) if variant == "verify" else ("tophat-white", "tophat-black")
         return TesseractEngine(passes=passes, min_confidence=min_confidence)
     raise EngineError(f"unknown OCR engine '{name}'")
 
@@ -52,6 +52,21 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
         return 0.0
     area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / max(area, 1)
+
+
+def read_regions(
+    engines: list[OcrEngine], image: np.ndarray, regions: list[tuple[int, int, int, int]], frame: int = 0
+) -> OcrReading:
+    """Read only the given regions of a frame (boxes shifted back to frame coordinates)."""
+    total = OcrReading()
+    for engine in engines:
+        for r, (x0, y0, x1, y1) in enumerate(regions):
+            reading = engine.read(image[y0:y1, x0:x1], tag=f"f{frame}r{r}")
+            total = total + OcrReading(
+                tuple(dataclasses.replace(w, box=_shift(w.box, x0, y0), frame=frame) for w in reading.words),
+                tuple(dataclasses.replace(g, box=_shift(g.box, x0, y0), frame=frame) for g in reading.unreadable),
+            )
+    return total
 
 
 def read_frame(

@@ -15,10 +15,15 @@ from ..types import Box
 
 
 def pad_boxes(boxes: list[Box], width: int, height: int, policy: RedactPolicy) -> list[Box]:
+    """Grow boxes by padding_px plus padding_ratio of the text height vertically
+    (ascenders, descenders) and half that horizontally (OCR word boxes are tight
+    left and right, and labels such as "DOB:" sit right next to the value)."""
     out = []
     for x0, y0, x1, y1 in boxes:
-        pad = int(round(policy.padding_px + policy.padding_ratio * (y1 - y0)))
-        out.append((max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)))
+        h = y1 - y0
+        pad_y = int(round(policy.padding_px + policy.padding_ratio * h))
+        pad_x = int(round(policy.padding_px + policy.padding_ratio * h / 2))
+        out.append((max(0, x0 - pad_x), max(0, y0 - pad_y), min(width, x1 + pad_x), min(height, y1 + pad_y)))
     return out
 
 
