@@ -19,8 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command")
     c = sub.add_parser("check", help="screen one image: write a safe copy, or block it")
-    c.add_argument("input", help="image file (JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF)")
-    c.add_argument("-o", "--output", help="safe copy to write (default: <stem>.safe<suffix> beside the input); its extension sets the format")
+    c.add_argument("input", help="image file (DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF)")
+    c.add_argument("-o", "--output", help="safe copy to write (default: <stem>.safe<suffix> beside the input; .dcm for DICOM); "
+                   "its extension sets the format: .dcm keeps DICOM, .png/.jpg export a windowed image")
     c.add_argument("--report", help="write the JSON report here")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     c.add_argument("--style", choices=("fill", "blur", "pixelate"), help="redaction style (default from the policy: fill)")
@@ -47,7 +48,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_output(inp: Path) -> Path:
-    return inp.with_name(f"{inp.stem}.safe{inp.suffix or '.png'}")
+    """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
+    from .load import sniff_format
+    from .write import _EXT_FORMATS
+
+    try:
+        with inp.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        head = b""
+    if sniff_format(head) == "DICOM":
+        return inp.with_name(f"{inp.stem}.safe.dcm")
+    suffix = inp.suffix if inp.suffix.lower() in _EXT_FORMATS else ".png"
+    return inp.with_name(f"{inp.stem}.safe{suffix}")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -71,8 +84,6 @@ def _check(args: argparse.Namespace) -> int:
 
             policy = replace(policy, include_phi_in_report=True)
         out_fmt = format_for_path(out)
-        if out_fmt == "DICOM":
-            raise UsageError("DICOM output is not supported by this version; use .png or .jpg")
         from .pipeline import screen
 
         result = screen(inp, policy, output_format=out_fmt)

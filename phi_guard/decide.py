@@ -57,4 +57,6 @@ def decide(
         if unreadable:
             text = (text + "; " if text else "") + f"{len(unreadable)} unreadable text region(s) masked"
         return Decision(Verdict.REDACTED, tuple(reasons + [text]))
+    if width == 0:
+        return Decision(Verdict.CLEAN, tuple(reasons + ["no pixel data; the header was de-identified"]))
     return Decision(Verdict.CLEAN, tuple(reasons + ["no identifiers found in the pixels"]))

@@ -8,6 +8,8 @@ through :meth:`Screener.screen`.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from .policy import Policy
 from .redact import pad_boxes, redact
 from .report import build_report
 from .types import Decision, Finding, MetadataItem, Verdict, Where
+from .dicom_flow import dicom_header_step, encode_dicom_output, verify_dicom_output
 from .verify import verify_output
 from .write import atomic_write, encode_image, format_for_path
 
@@ -121,47 +124,67 @@ class Screener:
         # 1. load: bytes in, decoded display pixels out (typed errors for bad input)
         data, display_name = read_input(source, policy.limits.max_bytes)
         doc: Document = load_document(data, policy, name or display_name)
+        is_dicom = doc.format == "DICOM"
         t["load"] = time.perf_counter() - t0
 
-        # 2. metadata: inventory every carrier; none of it is carried to the output
+        # 2. metadata: photos are inventoried (nothing is carried to the output);
+        #    a DICOM header is de-identified by the Annex E profile on a copy.
         tm = time.perf_counter()
-        metadata = inventory_container(doc.data, doc.format)
+        header_terms: tuple[str, ...] = ()
+        header = None
+        if is_dicom:
+            header = dicom_header_step(doc, policy, self.detector)
+            metadata, header_terms = header.items, header.terms
+        else:
+            metadata = inventory_container(doc.data, doc.format)
         meta_findings = metadata_findings(metadata)
         t["metadata"] = time.perf_counter() - tm
 
-        # 3. OCR and 4. detect, on the displayed pixels
-        pixels = doc.frames[0]
-        h, w = pixels.shape[:2]
+        # 3. OCR and 4. detect, on every distinct frame (and DICOM overlay plane)
         tm = time.perf_counter()
-        reading = read_frame(self.ocr_engines, pixels, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
-        t["ocr"] = time.perf_counter() - tm
-        tm = time.perf_counter()
-        pixel_findings = self.detector.detect(reading, policy)
-        t["detect"] = time.perf_counter() - tm
+        pixel_findings, overlay_findings, t_ocr = self._read_and_detect(doc, policy, header_terms)
+        t["ocr"], t["detect"] = t_ocr, time.perf_counter() - tm - t_ocr
 
         out_fmt = output_format or _writable(doc.format)
+        if out_fmt == "DICOM" and not is_dicom:
+            raise UsageError(f"{doc.source_name}: is a {doc.format} image; it can only be written as an image, not as DICOM")
+        if not doc.has_pixels and out_fmt != "DICOM":
+            raise UsageError(f"{doc.source_name}: has no pixel data; only a DICOM output (.dcm) can be written")
+        h, w = (doc.height, doc.width) if doc.has_pixels else (0, 0)
         rounds = 0
         verification: dict[str, Any] = {"engines": [e.name for e in self.verify_engines],
                                         "mask_recheck_engines": [e.name for e in self.mask_engines], "rounds": 0, "passed": False}
         safe: bytes | None = None
+        output_note = ""
         masks: list[tuple[int, int, int, int]] = []
         t["redact"] = t["verify"] = 0.0
         while True:
-            # 5. decide
+            # 5. decide (a fixed overlay position found in one frame is masked in all)
             boxes = [b for f in pixel_findings for b in f.boxes]
             masks = pad_boxes(boxes, w, h, policy.redact)
             decision = decide(pixel_findings, metadata, masks, w, h, policy)
+            if overlay_findings and not policy.dicom.remove_overlays:
+                decision = Decision(Verdict.BLOCKED, decision.reasons + ("identifiers in a DICOM overlay plane that the policy keeps",))
             if decision.verdict is Verdict.BLOCKED:
                 break
             # 6. redact and encode into a fresh container
             tm = time.perf_counter()
-            cleaned = redact(pixels, masks, policy.redact) if masks else pixels
-            encoded = encode_image(cleaned, out_fmt, policy)
+            if out_fmt == "DICOM":
+                encoded, output_note = encode_dicom_output(doc, header, masks, policy)
+            else:
+                cleaned = redact(doc.frames[0], masks, policy.redact) if masks else doc.frames[0]
+                encoded = encode_image(cleaned, out_fmt, policy)
+                if len(doc.frames) > 1:
+                    output_note = f"first of {len(doc.frames)} frames exported"
             t["redact"] += time.perf_counter() - tm
-            # 7. verify: decode, inventory, re-read and re-detect the encoded output
+            # 7. verify: decode, inspect the container, re-read and re-detect the output
             tm = time.perf_counter()
-            outcome = verify_output(encoded, out_fmt, pixels.shape, masks, policy, self.verify_engines, self.detector,
-                                    mask_engines=self.mask_engines)
+            if out_fmt == "DICOM":
+                outcome = verify_dicom_output(encoded, doc, masks, policy, self.verify_engines, self.detector,
+                                              header_terms, self.mask_engines)
+            else:
+                outcome = verify_output(encoded, out_fmt, doc.frames[0].shape, masks, policy, self.verify_engines,
+                                        self.detector, header_terms, mask_engines=self.mask_engines)
             t["verify"] += time.perf_counter() - tm
             rounds += 1
             verification["rounds"] = rounds
@@ -182,10 +205,11 @@ class Screener:
                 )
                 break
             # Still readable (or newly seen by the verification engines): mask those too.
-            pixel_findings = merge_findings(pixel_findings + list(outcome.residual))
+            pixel_findings = merge_findings(pixel_findings + list(outcome.residual), across_frames=True)
 
         t["total"] = time.perf_counter() - t0
-        findings = tuple(pixel_findings) + tuple(meta_findings)
+        findings = tuple(pixel_findings) + tuple(overlay_findings) + tuple(meta_findings)
+        notes = list(doc.notes) + ([output_note] if output_note else [])
         report = build_report(
             input_info={"name": doc.source_name, "sha256": doc.sha256, "bytes": len(doc.data), "format": doc.format,
                         "width": w, "height": h, "frames_in_file": doc.frame_count_in_file},
@@ -198,9 +222,40 @@ class Screener:
             timings=t,
             output_info=({"format": out_fmt, "bytes": len(safe), "sha256": _sha256(safe)} if safe else None),
             verification=verification,
-            notes=list(doc.notes),
+            notes=notes,
         )
+        if header is not None:
+            report["dicom"] = {"profile": header.profile, "options": header.options, "attributes": header.actions,
+                               "pixels": "none (header only)" if not doc.has_pixels else "screened",
+                               "burned_in_annotation_in_input": header.burned_in}
         return Result(decision, findings, tuple(metadata), report, safe, out_fmt if safe else None)
+
+    def _read_and_detect(self, doc: Document, policy: Policy, header_terms: tuple[str, ...]) -> tuple[list[Finding], list[Finding], float]:
+        """Screen each distinct frame: the first with every engine, the rest with the
+        first engine (cine frames repeat the same overlay on changing anatomy)."""
+        findings: list[Finding] = []
+        t_ocr = 0.0
+        seen: set[str] = set()
+        for i, frame in enumerate(doc.frames):
+            digest = hashlib.sha1(frame.tobytes()).hexdigest()
+            if digest in seen:
+                continue  # identical frames are screened once
+            seen.add(digest)
+            engines = self.ocr_engines if len(seen) == 1 else self.ocr_engines[:1]
+            tm = time.perf_counter()
+            reading = read_frame(engines, frame, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
+            t_ocr += time.perf_counter() - tm
+            findings += self.detector.detect(reading, policy, header_terms, frame=i)
+        overlay_findings: list[Finding] = []
+        for group, plane in doc.overlays:
+            tm = time.perf_counter()
+            reading = read_frame(self.ocr_engines, plane, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
+            t_ocr += time.perf_counter() - tm
+            for f in self.detector.detect(reading, policy, header_terms):
+                overlay_findings.append(dataclasses.replace(f, where=Where.OVERLAY, rule=f"overlay {group:04X}: {f.rule}"))
+        # The same overlay text at the same place in many frames is one finding
+        # (its masks apply to every frame anyway).
+        return merge_findings(findings, across_frames=True), overlay_findings, t_ocr
 
 
 def _writable(fmt: str) -> str:

@@ -97,6 +97,33 @@ class OutputPolicy:
 
 
 @dataclass(frozen=True)
+class DicomPolicy:
+    retain_temporal: str
+    retain_patient_characteristics: bool
+    retain_device_identity: bool
+    retain_uids: bool
+    clean_descriptors: bool
+    retain_safe_private: bool
+    safe_private_tags: frozenset[int]
+    secret: str
+    remove_overlays: bool
+
+    def options(self):  # noqa: ANN201 - phi_guard.metadata.dicom_profile.DicomOptions
+        from .metadata.dicom_profile import DicomOptions
+
+        return DicomOptions(
+            retain_temporal=self.retain_temporal,
+            retain_patient_characteristics=self.retain_patient_characteristics,
+            retain_device_identity=self.retain_device_identity,
+            retain_uids=self.retain_uids,
+            clean_descriptors=self.clean_descriptors,
+            retain_safe_private=self.retain_safe_private,
+            safe_private_tags=self.safe_private_tags,
+            secret=self.secret,
+        )
+
+
+@dataclass(frozen=True)
 class Policy:
     mode: str
     detect: DetectPolicy
@@ -106,6 +133,7 @@ class Policy:
     block: BlockPolicy
     limits: Limits
     output: OutputPolicy
+    dicom: DicomPolicy
     include_phi_in_report: bool
     source: str = "default"
     digest: str = field(default="", compare=False)
@@ -149,6 +177,9 @@ class Policy:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not '{r['style']}'")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
+        dc = t["dicom"]
+        if dc["retain_temporal"] not in ("no", "full", "shift"):
+            raise PolicyError("dicom.retain_temporal must be 'no', 'full' or 'shift'")
         flags = re.IGNORECASE
         return cls(
             mode=t["mode"],
@@ -185,6 +216,17 @@ class Policy:
             output=OutputPolicy(
                 jpeg_quality=int(t["output"]["jpeg_quality"]),
                 convert_icc_to_srgb=bool(t["output"]["convert_icc_to_srgb"]),
+            ),
+            dicom=DicomPolicy(
+                retain_temporal=dc["retain_temporal"],
+                retain_patient_characteristics=bool(dc["retain_patient_characteristics"]),
+                retain_device_identity=bool(dc["retain_device_identity"]),
+                retain_uids=bool(dc["retain_uids"]),
+                clean_descriptors=bool(dc["clean_descriptors"]),
+                retain_safe_private=bool(dc["retain_safe_private"]),
+                safe_private_tags=frozenset(int(str(x), 16) for x in dc["safe_private_tags"]),
+                secret=str(dc["secret"]),
+                remove_overlays=bool(dc["remove_overlays"]),
             ),
             include_phi_in_report=bool(t["report"]["include_phi"]),
             source=source,

@@ -22,6 +22,7 @@ class Verdict(str, enum.Enum):
 class Where(str, enum.Enum):
     PIXELS = "pixels"
     METADATA = "metadata"
+    OVERLAY = "overlay"  # a DICOM overlay plane (removed from the output by default)
 
 
 @dataclass(frozen=True)

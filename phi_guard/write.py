@@ -32,7 +32,7 @@ def format_for_path(path: str | Path) -> str:
     try:
         return _EXT_FORMATS[ext]
     except KeyError:
-        raise UsageError(f"cannot write '{ext or 'no extension'}': use .jpg, .png, .tif, .webp, .bmp or .heic") from None
+        raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp or .heic") from None
 
 
 def default_extension(fmt: str) -> str:

@@ -181,6 +181,15 @@ class Detector:
         findings += self._unreadable(reading, policy, frame)
         return merge_findings(findings)
 
+    def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
+        """PHI spans in free text (a DICOM description): (start, end, kind)."""
+        ad_hoc = list(self._policy_recognizers(policy))
+        if header_terms:
+            ad_hoc.append(TermListRecognizer(header_terms))
+        results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold, ad_hoc_recognizers=ad_hoc)
+        wanted = set(policy.detect.entities)
+        return [(r.start, r.end, r.entity_type) for r in results if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted]
+
     # -- the analyzer pass ----------------------------------------------------------
     def _analyze(self, lines: list[_Line], policy: Policy, header_terms: tuple[str, ...], frame: int) -> list[Finding]:
         unique = sorted({ln.text for ln in lines})
@@ -237,13 +246,14 @@ class Detector:
                     )
         return out
 
-    @staticmethod
-    def _plausible_ner_name(value: str) -> bool:
-        """spaCy's small model tags single noise "words" read off textured anatomy as
-        names; its PERSON counts only as two or more words, one capitalised.
-        (Single names are still caught by labels, the gazetteer and header terms.)"""
+    def _plausible_ner_name(self, value: str) -> bool:
+        """spaCy's small model tags noise read off textured anatomy and overlay labels
+        ("Adv Breast") as names; its PERSON or LOCATION counts only as two or more
+        words, one of them a census first or last name. (Names are also caught by
+        labels, the gazetteer pairs and the DICOM header terms.)"""
         tokens = re.findall(r"[A-Za-z][A-Za-z'\-]+", value)
-        return len(tokens) >= 2 and any(t[0].isupper() for t in tokens)
+        gaz = self._policy_recognizers(Policy.default())[0].gaz
+        return len(tokens) >= 2 and any(gaz.is_first(t.upper()) or gaz.is_last(t.upper()) for t in tokens if len(t) >= 3)
 
     def _all_text(self, lines: list[_Line], policy: Policy, frame: int) -> list[Finding]:
         out = []
@@ -298,20 +308,20 @@ def _same_place(a: Box, b: Box) -> bool:
     return _iou(a, b) > 0.3 or _coverage(a, b) > 0.8 or _coverage(b, a) > 0.8
 
 
-def merge_findings(findings: list[Finding]) -> list[Finding]:
+def merge_findings(findings: list[Finding], across_frames: bool = False) -> list[Finding]:
     """Merge the same identifier read by several engines (same kind, same place), and
     drop a weaker finding of another kind whose boxes a stronger one already covers
     (a date that Presidio's phone recognizer also matched)."""
     merged: list[Finding] = []
     for f in sorted(findings, key=lambda f: (-f.score, f.kind)):
         if f.boxes and any(
-            m.kind != f.kind and m.frame == f.frame and m.score > f.score
+            m.kind != f.kind and (across_frames or m.frame == f.frame) and m.score > f.score
             and all(any(_coverage(b, a) > 0.8 for a in m.boxes) for b in f.boxes)
             for m in merged
         ):
             continue
         for i, m in enumerate(merged):
-            if m.kind == f.kind and m.frame == f.frame and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
+            if m.kind == f.kind and (across_frames or m.frame == f.frame) and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
                 boxes = m.boxes + tuple(b for b in f.boxes if all(_iou(b, a) < 0.9 for a in m.boxes))
                 rule = m.rule if f.rule in m.rule.split("+") else f"{m.rule}+{f.rule}"
                 merged[i] = Finding(m.kind, m.masked_value, boxes, m.score, rule, m.where, m.frame, m.raw_text)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +24,22 @@ class Document:
     notes: tuple[str, ...] = ()  # what loading changed (orientation applied, frames dropped, ...)
     pil_info_keys: tuple[str, ...] = ()  # keys Pillow exposed in Image.info, for the inventory
     frame_count_in_file: int = 1
+    # DICOM only: the parsed dataset and the stored pixel values (all frames, as an
+    # (N, H, W[, 3]) array in their native dtype). Redaction writes into a copy of
+    # ``native_pixels`` so a DICOM output keeps its bit depth.
+    dataset: Any = field(default=None, repr=False)
+    native_pixels: np.ndarray | None = field(default=None, repr=False)
+    # DICOM only: 8-bit renderings of each overlay plane (60xx), screened like frames.
+    overlays: tuple[tuple[int, np.ndarray], ...] = field(default=(), repr=False)
+
+    @property
+    def has_pixels(self) -> bool:
+        return bool(self.frames)
 
     @property
     def width(self) -> int:
-        return int(self.frames[0].shape[1])
+        return int(self.frames[0].shape[1]) if self.frames else 0
 
     @property
     def height(self) -> int:
-        return int(self.frames[0].shape[0])
+        return int(self.frames[0].shape[0]) if self.frames else 0

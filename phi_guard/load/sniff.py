@@ -8,6 +8,10 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 def sniff_format(data: bytes) -> str | None:
     """Return JPEG, PNG, TIFF, WEBP, BMP, GIF, HEIF, AVIF, DICOM, or None if unknown."""
     head = data[:64]
+    # DICOM first: its 128-byte preamble may legally hold a TIFF header
+    # ("dual-personality" files), which must not be mistaken for a TIFF.
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return "DICOM"
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -26,8 +30,6 @@ def sniff_format(data: bytes) -> str | None:
             return "AVIF"
         if brands & _HEIF_BRANDS:
             return "HEIF"
-    if len(data) >= 132 and data[128:132] == b"DICM":
-        return "DICOM"
     if _looks_like_raw_dicom(data):
         return "DICOM"
     return None

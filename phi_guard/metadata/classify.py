@@ -7,9 +7,22 @@ _PERSON_KEYS = ("artist", "author", "owner", "copyright", "creator", "by-line", 
 _DEVICE_KEYS = ("serial", "uniqueid", "imageuniqueid", "hostcomputer")
 
 
+_DICOM_KINDS = (
+    ("private", "PRIVATE_DATA"), ("overlay", "OVERLAY"), ("icon", "EMBEDDED_IMAGE"), ("UID", "UID"),
+    ("InstitutionName", "INSTITUTION"), ("InstitutionAddress", "ADDRESS"), ("Address", "ADDRESS"),
+    ("Telephone", "PHONE_NUMBER"), ("StationName", "DEVICE_ID"), ("SerialNumber", "DEVICE_ID"),
+    ("BirthDate", "DATE_OF_BIRTH"), ("Date", "DATE"), ("Time", "DATE"), ("AccessionNumber", "ACCESSION_NUMBER"),
+    ("PatientID", "MEDICAL_RECORD_NUMBER"), ("ID", "ID_NUMBER"), ("Name", "PERSON"), ("Age", "AGE"),
+    ("Description", "FREE_TEXT"), ("Comments", "FREE_TEXT"),
+)
+
+
 def classify(item: MetadataItem) -> str | None:
     if not item.phi_risk:
         return None
+    if item.carrier == "DICOM":
+        text = item.key + " " + item.action
+        return next((kind for needle, kind in _DICOM_KINDS if needle in text), "DICOM_ATTRIBUTE")
     key = item.key.lower().replace(" ", "")
     carrier = item.carrier.upper()
     if "GPS" in carrier:
