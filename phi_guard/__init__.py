@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Policy", "Result", "Screener", "Verdict", "screen", "__version__"]
+__all__ = ["Policy", "Result", "Screener", "Verdict", "scan_folder", "screen", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Result, Screener, screen
     from .policy import Policy
     from .types import Verdict
+    from .batch import scan_folder
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from .policy import Policy
 
         return Policy
+    if name == "scan_folder":
+        from .batch import scan_folder
+
+        return scan_folder
     if name == "Verdict":
         from .types import Verdict
 

@@ -27,6 +27,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--style", choices=("fill", "blur", "pixelate"), help="redaction style (default from the policy: fill)")
     c.add_argument("--policy", help="policy TOML file (merged over the defaults)")
     c.add_argument("--include-phi", action="store_true", help="put raw identified values in the report (for a local audit only)")
+    sc = sub.add_parser("scan", help="screen a whole folder into a mirror folder, in parallel, resumable")
+    sc.add_argument("input_dir")
+    sc.add_argument("-o", "--output-dir", required=True, help="where the safe copies go (a mirror of the input tree)")
+    sc.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    sc.add_argument("--policy", help="policy TOML file")
+    sc.add_argument("--style", choices=("fill", "blur", "pixelate"))
+    sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
+    sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
+    sc.add_argument("--engine", choices=("local", "dask"), default="local")
+    sc.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
     return p
 
 
@@ -43,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SAFE
     if args.command == "check":
         return _check(args)
+    if args.command == "scan":
+        return _scan(args)
     _parser().print_help(sys.stderr)
     return EXIT_ERROR
 
@@ -109,6 +121,54 @@ def _check(args: argparse.Namespace) -> int:
 
         print(human_summary(report, written))
     return EXIT_BLOCKED if result.blocked else EXIT_SAFE
+
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; plain periodic lines otherwise."""
+
+    def __init__(self, stream=sys.stderr, every_s: float = 10.0) -> None:  # noqa: ANN001
+        import time
+
+        self.stream, self.tty, self.every, self.last = stream, stream.isatty(), every_s, time.monotonic()
+
+    def __call__(self, p: dict) -> None:
+        import time
+
+        eta = f"{p['eta_s']:.0f} s" if p.get("eta_s") is not None else "?"
+        line = f"{p['done']}/{p['total']} files  {p['rate']:.2f}/s  ETA {eta}"
+        if self.tty:
+            width = 30
+            filled = int(width * p["done"] / max(p["total"], 1))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {line}   ")
+            self.stream.flush()
+            if p["done"] >= p["total"]:
+                self.stream.write("\n")
+        elif time.monotonic() - self.last >= self.every or p["done"] >= p["total"]:
+            self.last = time.monotonic()
+            print(line, file=self.stream, flush=True)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from .batch import scan_folder
+    from .batch.reports import terminal_summary
+    from .errors import PhiGuardError
+    from .policy import Policy
+
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy.default()
+        if args.style:
+            policy = policy.with_style(args.style)
+        summary = scan_folder(
+            args.input_dir, args.output_dir, workers=args.workers, policy=policy, report_dir=args.report_dir,
+            resume=args.resume, engine="dask" if args.scheduler else args.engine, scheduler=args.scheduler,
+            progress=_Progress(),
+        )
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(terminal_summary(summary))
+    return summary.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -137,6 +137,9 @@ class Policy:
     include_phi_in_report: bool
     source: str = "default"
     digest: str = field(default="", compare=False)
+    # The merged TOML table this policy was built from: picklable, so batch workers
+    # (local processes or Dask workers) rebuild the same policy.
+    table: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -231,12 +234,15 @@ class Policy:
             include_phi_in_report=bool(t["report"]["include_phi"]),
             source=source,
             digest=digest,
+            table=t,
         )
 
     def with_style(self, style: str) -> "Policy":
         if style not in STYLES:
             raise PolicyError(f"style must be one of {', '.join(STYLES)}, not '{style}'")
-        return replace(self, redact=replace(self.redact, style=style))
+        table = copy.deepcopy(self.table)
+        table.setdefault("redact", {})["style"] = style
+        return replace(self, redact=replace(self.redact, style=style), table=table)
 
     # -- queries ------------------------------------------------------------
     def is_allowed_word(self, word: str) -> bool:

@@ -1,0 +1,174 @@
+"""Orchestration of a folder scan: plan, resume, run on a local pool or Dask, report."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..policy import Policy
+from .manifest import Manifest
+from .plan import Task, check_folders, plan
+from .reports import write_reports
+from .worker import screen_file
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class ScanSummary:
+    total: int = 0
+    done: int = 0
+    skipped_resume: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # verdict -> count
+    errors: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    report_dir: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.counts.get("ERROR") or self.interrupted:
+            return 2
+        return 1 if self.counts.get("BLOCKED") else 0
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _clean_partials(out_dir: Path) -> None:
+    """Temporary files left by a killed worker are never outputs: remove them."""
+    if out_dir.exists():
+        for p in out_dir.rglob(".phi_guard-*.part"):
+            p.unlink(missing_ok=True)
+
+
+def scan_folder(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    policy: Policy | None = None,
+    report_dir: str | Path | None = None,
+    resume: bool = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScanSummary:
+    """Screen every file under ``in_dir`` into a mirror tree under ``out_dir``.
+
+    ``engine`` is ``local`` (a process pool of ``workers``, default: CPU count) or
+    ``dask`` (``scheduler`` = ``tcp://host:8786``, or a LocalCluster when None).
+    ``progress`` receives a dict after each file (done, total, rate, eta_s, rel, verdict).
+    """
+    t0 = time.perf_counter()
+    src, dst = check_folders(Path(in_dir), Path(out_dir))
+    dst.mkdir(parents=True, exist_ok=True)
+    _clean_partials(dst)
+    reports = Path(report_dir).resolve() if report_dir else dst
+    policy = policy or Policy.default()
+    table = policy.table or Policy.default().table
+    manifest = Manifest(dst)
+    if not resume:
+        manifest.reset()
+    tasks, skipped = plan(src)
+    summary = ScanSummary(total=len(tasks), skipped=skipped, report_dir=str(reports))
+    todo: list[Task] = []
+    records: list[dict[str, Any]] = []
+    for task in tasks:
+        if resume and task.rel in manifest.entries and manifest.is_done(task.rel, task.size, _sha256(task.src)):
+            summary.skipped_resume += 1
+            records.append(manifest.entries[task.rel])
+            continue
+        todo.append(task)
+
+    started = time.perf_counter()
+
+    def on_result(rec: dict[str, Any]) -> None:
+        manifest.record(rec)  # with its report, so a resumed scan's reports are complete
+        records.append(rec)
+        summary.done += 1
+        verdict = rec.get("verdict", "ERROR")
+        if progress:
+            elapsed = time.perf_counter() - started
+            rate = summary.done / elapsed if elapsed > 0 else 0.0
+            remaining = len(todo) - summary.done
+            progress({"done": summary.done + summary.skipped_resume, "total": summary.total, "rate": rate,
+                      "eta_s": remaining / rate if rate else None, "rel": rec["rel"], "verdict": verdict})
+
+    try:
+        if engine == "dask":
+            from .dask_engine import run_dask
+
+            run_dask(todo, str(dst), table, scheduler, workers, on_result)
+        else:
+            _run_local(todo, str(dst), table, workers, on_result)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except _WorkerDied as exc:
+        summary.interrupted = True
+        summary.errors.append({"path": "-", "error": str(exc)})
+    summary.counts = {}
+    summary.errors = [e for e in summary.errors if e["path"] == "-"]
+    for rec in records:  # files screened now and files done in an earlier run
+        verdict = rec.get("verdict", "ERROR")
+        summary.counts[verdict] = summary.counts.get(verdict, 0) + 1
+        if verdict == "ERROR":
+            summary.errors.append({"path": rec["rel"], "error": rec.get("error", "")})
+    summary.seconds = time.perf_counter() - t0
+    write_reports(reports, dst, records, summary)
+    return summary
+
+
+class _WorkerDied(RuntimeError):
+    pass
+
+
+def _init_worker() -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import signal
+
+    # Ctrl-C goes to the parent, which stops cleanly; workers finish or are ended.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: int | None, on_result) -> None:  # noqa: ANN001
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    if not todo:
+        return
+    n = max(1, workers or os.cpu_count() or 1)
+    if n == 1:
+        _init_thread_env()
+        for task in todo:
+            on_result(screen_file(task.src, task.rel, out_dir, table))
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver") if sys.platform.startswith("linux") else mp.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+    futures = {pool.submit(screen_file, t.src, t.rel, out_dir, table): t for t in todo}
+    try:
+        for fut in cf.as_completed(futures):
+            try:
+                on_result(fut.result())
+            except BrokenProcessPool:
+                raise _WorkerDied("a worker process died; finished files are recorded, rerun with --resume") from None
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _init_thread_env() -> None:
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -1,0 +1,69 @@
+"""The per-file task: a pure function of (input bytes, policy) that writes the
+safe copy atomically and returns the report. Engines are built once per process."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+_screener = None
+_screener_key: str | None = None
+
+
+def _get_screener(policy_table: dict[str, Any]):  # noqa: ANN202
+    global _screener, _screener_key
+    from ..pipeline import Screener
+    from ..policy import Policy
+
+    key = repr(sorted(policy_table.items()))
+    if _screener is None or key != _screener_key:
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # workers must not fight over cores
+        _screener = Screener(Policy.from_table(policy_table), threads=1)
+        _screener_key = key
+    return _screener
+
+
+def output_path(out_dir: str, rel: str, fmt: str) -> Path:
+    from ..write import _EXT_FORMATS, default_extension
+
+    p = Path(out_dir) / rel
+    suffix = p.suffix.lower()
+    if fmt == "DICOM":
+        return p if suffix in (".dcm", ".dicom") else p.with_name(p.name + ".dcm")
+    if _EXT_FORMATS.get(suffix) == fmt or (fmt == "JPEG" and _EXT_FORMATS.get(suffix) == "JPEG"):
+        return p
+    return p.with_name(p.stem + default_extension(fmt))
+
+
+def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
+    """Screen one file; never raises for bad input (it becomes an error record)."""
+    import warnings
+
+    from ..errors import PhiGuardError
+    from ..write import atomic_write
+
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"rel": rel}
+    try:
+        data = Path(src).read_bytes()
+    except OSError as exc:
+        return {**record, "verdict": "ERROR", "error": f"cannot be read ({exc.strerror})", "seconds": 0.0}
+    record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    try:
+        result = _get_screener(policy_table).screen(data, name=Path(rel).name)
+    except PhiGuardError as exc:
+        return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code,
+                "seconds": round(time.perf_counter() - t0, 3)}
+    report = result.report
+    report["input"]["path"] = rel
+    if result.safe_bytes is not None:
+        out = output_path(out_dir, rel, result.output_format or "PNG")
+        atomic_write(out, result.safe_bytes)
+        report["output"]["path"] = out.relative_to(out_dir).as_posix()
+        record["output"] = report["output"]["path"]
+    record.update(verdict=report["verdict"], format=report["input"]["format"], seconds=round(time.perf_counter() - t0, 3),
+                  report=report)
+    return record
