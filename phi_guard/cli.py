@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
     sc.add_argument("--engine", choices=("local", "dask"), default="local")
     sc.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
+    sv = sub.add_parser("serve", help="start the local web page and HTTP API")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this computer only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--policy", help="policy TOML file")
+    sv.add_argument("--api-key", help="API key required on every API call (or set PHI_GUARD_API_KEY); "
+                    "mandatory when binding to anything but localhost")
+    sv.add_argument("--workers", type=int, default=None, help="screening worker processes (default: CPU count)")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0)
+    sv.add_argument("--time-limit", type=float, default=120.0, help="seconds per request before it fails with 504")
     return p
 
 
@@ -55,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "scan":
         return _scan(args)
+    if args.command == "serve":
+        return _serve(args)
     _parser().print_help(sys.stderr)
     return EXIT_ERROR
 
@@ -169,6 +180,35 @@ def _scan(args: argparse.Namespace) -> int:
         return exc.exit_code
     print(terminal_summary(summary))
     return summary.exit_code
+
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .errors import PhiGuardError
+    from .policy import Policy
+
+    api_key = args.api_key or os.environ.get("PHI_GUARD_API_KEY") or None
+    if args.host not in _LOCAL_HOSTS and not api_key:
+        print("phi-guard: error: binding to a non-local address needs an API key (--api-key or PHI_GUARD_API_KEY)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy.default()
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    import uvicorn
+
+    from .web import create_app
+    from .web.app import ServerConfig
+
+    cfg = ServerConfig(policy=policy, api_key=api_key, workers=args.workers or os.cpu_count() or 1,
+                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), time_limit_s=args.time_limit)
+    print(f"phi_guard page and API on http://{args.host}:{args.port}/ (API docs: /docs, schema: /openapi.json)", file=sys.stderr)
+    # No access log: request lines carry no PHI, but nothing about uploads is logged at all.
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, access_log=False, log_level="warning")
+    return EXIT_SAFE
 
 
 if __name__ == "__main__":  # pragma: no cover
