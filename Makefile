@@ -27,7 +27,7 @@ setup: system-deps $(VENV)/.installed
 demo: setup
 	$(PY) sample_images/make_samples.py
 	@mkdir -p sample_images/out
-	@for f in sample_images/*.png sample_images/*.jpg; do \
+	@for f in sample_images/*.png sample_images/*.jpg sample_images/*.dcm; do \
 	  b=$$(basename "$$f"); \
 	  $(VENV)/bin/phi-guard check "$$f" -o "sample_images/out/$${b%.*}.safe.$${b##*.}" --report "sample_images/out/$${b%.*}.report.json"; \
 	  echo "  exit code $$?"; \

@@ -60,7 +60,9 @@ def main() -> None:
     copies = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     src = build_set(copies)
     one = run_scan(src, 1)
+    print("1 worker", one, flush=True)
     two = run_scan(src, 2)
+    print("2 workers", two, flush=True)
     peer = run_peer(src)
     res = {"one_worker": one, "two_workers": two, "speedup_2_vs_1": round(two["images_per_s"] / one["images_per_s"], 2),
            "presidio_image_redactor_loop": peer}

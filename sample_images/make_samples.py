@@ -140,6 +140,37 @@ def clean_image() -> Image.Image:
     return im
 
 
+def dicom_with_overlay_text() -> bytes:
+    """A 12-bit CT-like DICOM (MONOCHROME2) with a burned-in patient line and a
+    header that names the same (synthetic) patient."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    base = np.asarray(xray_background(512, 512, seed=11), dtype=np.float32) * 12
+    canvas = Image.new("L", (512, 512), 0)
+    d = ImageDraw.Draw(canvas)
+    d.text((8, 8), "ROE^RICHARD  M  1962-11-05", font=font(16), fill=255)
+    d.text((8, 30), "ID 55120934   ACC 88412", font=font(14), fill=255)
+    d.text((470, 480), "R", font=font(20), fill=255)
+    base[np.asarray(canvas) > 128] = 4000
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid + ".1"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = uid + ".2", uid + ".3"
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "ROE^RICHARD", "55120934", "19621105", "M"
+    ds.AccessionNumber, ds.InstitutionName, ds.ReferringPhysicianName = "88412", "Lakeside Imaging Center", "HOUSE^GREGORY"
+    ds.StudyDate, ds.StudyTime, ds.Modality, ds.StudyDescription = "20240314", "101500", "OT", "CHEST for ROE RICHARD"
+    ds.add_new(0x00091010, "LO", "private vendor note: ROE")
+    ds.set_pixel_data(np.clip(base, 0, 4095).astype(np.uint16), "MONOCHROME2", 12, generate_instance_uid=False)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
 def main() -> None:
     HERE.mkdir(exist_ok=True)
     xray_with_overlay().save(HERE / "xray_overlay.png")
@@ -152,6 +183,7 @@ def main() -> None:
     whole = io.BytesIO()
     xray_with_overlay().save(whole, "JPEG", quality=85)
     (HERE / "broken_truncated.jpg").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 3])
+    (HERE / "ct_overlay.dcm").write_bytes(dicom_with_overlay_text())
     print("sample images written to", HERE)
 
 

@@ -12,6 +12,13 @@ from ..errors import UsageError
 from .worker import screen_file
 
 
+def _screen_file_single_threaded(src: str, rel: str, out_dir: str, table: dict[str, Any]) -> dict[str, Any]:
+    from .scan import single_threaded_env
+
+    single_threaded_env()
+    return screen_file(src, rel, out_dir, table)
+
+
 def run_dask(todo, out_dir: str, table: dict[str, Any], scheduler: str | None, workers: int | None,  # noqa: ANN001
              on_result: Callable[[dict[str, Any]], None]) -> None:
     try:
@@ -26,7 +33,7 @@ def run_dask(todo, out_dir: str, table: dict[str, Any], scheduler: str | None, w
         client = Client(cluster)
     try:
         # pure=False: a rerun must really run (the manifest decides what is skipped).
-        futures = [client.submit(screen_file, t.src, t.rel, out_dir, table, pure=False, key=f"phi_guard-{i}-{t.rel}")
+        futures = [client.submit(_screen_file_single_threaded, t.src, t.rel, out_dir, table, pure=False, key=f"phi_guard-{i}-{t.rel}")
                    for i, t in enumerate(todo)]
         for fut in as_completed(futures):
             on_result(fut.result())

@@ -133,8 +133,21 @@ class _WorkerDied(RuntimeError):
     pass
 
 
+def single_threaded_env() -> None:
+    """One worker per core: keep every library in a worker to one thread (Tesseract's
+    OpenMP, OpenBLAS under spaCy and numpy, OpenCV), or workers fight over cores."""
+    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def _init_worker() -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"
+    single_threaded_env()
     import signal
 
     # Ctrl-C goes to the parent, which stops cleanly; workers finish or are ended.
@@ -155,6 +168,9 @@ def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: i
         return
     import multiprocessing as mp
 
+    # Worker processes start from a fresh interpreter (forkserver/spawn) and read these
+    # variables when their libraries load, which may be before the initializer runs.
+    single_threaded_env()
     ctx = mp.get_context("forkserver") if sys.platform.startswith("linux") else mp.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
     futures = {pool.submit(screen_file, t.src, t.rel, out_dir, table): t for t in todo}
@@ -171,4 +187,4 @@ def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: i
 
 
 def _init_thread_env() -> None:
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    single_threaded_env()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -13,7 +12,9 @@ _screener = None
 
 
 def _init() -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"
+    from ..batch.scan import single_threaded_env
+
+    single_threaded_env()
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -72,6 +73,9 @@ class ScreeningPool:
     def __init__(self, workers: int) -> None:
         import multiprocessing as mp
 
+        from ..batch.scan import single_threaded_env
+
+        single_threaded_env()  # inherited by the worker processes when they start
         ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
         self.executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_init)
         self.workers = max(1, workers)
