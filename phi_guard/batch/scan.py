@@ -146,8 +146,22 @@ def single_threaded_env() -> None:
         pass
 
 
+def die_with_parent() -> None:
+    """Linux: end this worker when the process that started it dies, so a killed
+    scan or server never leaves orphaned workers burning CPU."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal as _signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:  # pragma: no cover
+            pass
+
+
 def _init_worker() -> None:
     single_threaded_env()
+    die_with_parent()
     import signal
 
     # Ctrl-C goes to the parent, which stops cleanly; workers finish or are ended.

@@ -12,9 +12,10 @@ _screener = None
 
 
 def _init() -> None:
-    from ..batch.scan import single_threaded_env
+    from ..batch.scan import die_with_parent, single_threaded_env
 
     single_threaded_env()
+    die_with_parent()
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -94,7 +95,7 @@ class ScreeningPool:
             f.result()
 
     def shutdown(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def b64(data: bytes | None) -> str | None:
