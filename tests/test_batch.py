@@ -117,3 +117,27 @@ def test_resume_after_a_worker_is_killed(tmp_path, samples):
 
     for i in range(8):
         Image.open(out / f"img_{i}.png").load()  # every output is complete
+
+
+def test_ctrl_c_stops_cleanly(tmp_path, samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(8):
+        shutil.copy(samples / "xray_overlay.png", src / f"img_{i}.png")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "phi_guard.cli", "scan", str(src), "-o", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = out / ".phi_guard_manifest.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not manifest.exists() or not manifest.read_text().strip()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 2
+    assert "interrupted" in stdout
+    for line in manifest.read_text().splitlines():
+        entry = json.loads(line)  # every manifest line is whole
+        assert (out / entry["output"]).exists()
+    assert (out / "summary.csv").exists()
+    time.sleep(1)
+    assert not [p for p in out.rglob("*.png") if p.stat().st_size == 0]
