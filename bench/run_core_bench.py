@@ -30,13 +30,14 @@ PEER_PY = ROOT / "bench" / ".venv-peer" / "bin" / "python"
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def presidio_set() -> list[dict]:
+def presidio_set(suffix: str = ".png", under: str = "presidio-image-redactor/tests/test_data/png_images/") -> list[dict]:
+    """Presidio's pseudo-PHI files with their ground-truth PHI word boxes."""
     gt = json.loads((SHARED / "ground_truth_normalized.json").read_text())
     items = []
     for key, boxes in gt.items():
-        if key.startswith("presidio-image-redactor/tests/test_data/png_images/"):
+        if key.endswith(suffix) and key.startswith(under):
             words = [{"text": b["text"], "phi": True, "box": [b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"]]} for b in boxes]
-            items.append({"file": str(SHARED / key), "words": words, "set": "presidio"})
+            items.append({"file": str(SHARED / key), "words": words, "set": "presidio", "frames_with_text": [0]})
     return items
 
 

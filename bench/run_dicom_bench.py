@@ -27,9 +27,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "dicom"
-SHARED = ROOT.parent / "shared" / "data" / "01_dicom_burned_in" / "presidio"
 sys.path.insert(0, str(ROOT / "bench"))
-from run_core_bench import PEER_PY, leaked  # noqa: E402
+from run_core_bench import PEER_PY, leaked, presidio_set  # noqa: E402
 
 from phi_guard.detect.names import load_gazetteer  # noqa: E402
 from phi_guard.load.dicom import render_frame  # noqa: E402
@@ -37,13 +36,7 @@ from phi_guard.metadata.dicom_profile import header_terms, identifying_strings  
 
 
 def presidio_items() -> list[dict]:
-    gt = json.loads((SHARED / "ground_truth_normalized.json").read_text())
-    items = []
-    for key, boxes in gt.items():
-        if key.endswith(".dcm"):
-            words = [{"text": b["text"], "phi": True, "box": [b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"]]} for b in boxes]
-            items.append({"file": str(SHARED / key), "words": words, "frames_with_text": [0]})
-    return items
+    return presidio_set(suffix=".dcm", under="")
 
 
 def generated_items(n: int = 12) -> list[dict]:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 def _default_output(inp: Path) -> Path:
     """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
     from .load import sniff_format
-    from .write import _EXT_FORMATS
+    from .write import EXTENSION_FORMATS
 
     try:
         with inp.open("rb") as fh:
@@ -82,7 +82,7 @@ def _default_output(inp: Path) -> Path:
         head = b""
     if sniff_format(head) == "DICOM":
         return inp.with_name(f"{inp.stem}.safe.dcm")
-    suffix = inp.suffix if inp.suffix.lower() in _EXT_FORMATS else ".png"
+    suffix = inp.suffix if inp.suffix.lower() in EXTENSION_FORMATS else ".png"
     return inp.with_name(f"{inp.stem}.safe{suffix}")
 
 

@@ -19,7 +19,7 @@ from .metadata.dicom_profile import deidentify, header_terms, identifying_string
 from .ocr import OcrEngine, read_frame, read_regions
 from .policy import Policy
 from .types import Box, Finding, MetadataItem
-from .verify import VerifyOutcome, mask_neighbourhoods
+from .verify import VerifyOutcome, mask_neighbourhoods, unreadable_inside_masks
 
 
 @dataclass
@@ -130,14 +130,8 @@ def verify_dicom_output(
         reading = read_frame(engines, rendered, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
         if i == 0 and masks and mask_engines:
             reading = reading + read_regions(mask_engines, rendered, mask_neighbourhoods(masks, rendered.shape[1], rendered.shape[0]), i)
-        residual += [f for f in detector.detect(reading, policy, terms, frame=i) if not _unreadable_in_mask(f, masks)]
+        residual += [f for f in detector.detect(reading, policy, terms, frame=i) if not unreadable_inside_masks(f, masks)]
     return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
-
-
-def _unreadable_in_mask(f: Finding, masks: list[Box]) -> bool:
-    if f.kind != "UNREADABLE_TEXT":
-        return False
-    return all(any(m[0] <= (b[0] + b[2]) / 2 <= m[2] and m[1] <= (b[1] + b[3]) / 2 <= m[3] for m in masks) for b in f.boxes)
 
 
 __all__ = ["HeaderStep", "PhiGuardError", "dicom_header_step", "encode_dicom_output", "verify_dicom_output"]

@@ -17,7 +17,7 @@ from PIL import Image
 from .errors import OutputError, UsageError
 from .policy import Policy
 
-_EXT_FORMATS = {
+EXTENSION_FORMATS = {
     ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
     ".webp": "WEBP", ".bmp": "BMP", ".gif": "GIF", ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF",
 }
@@ -30,7 +30,7 @@ def format_for_path(path: str | Path) -> str:
     if ext == ".dcm":
         return "DICOM"
     try:
-        return _EXT_FORMATS[ext]
+        return EXTENSION_FORMATS[ext]
     except KeyError:
         raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp or .heic") from None
 

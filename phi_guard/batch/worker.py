@@ -26,13 +26,13 @@ def _get_screener(policy_table: dict[str, Any]):  # noqa: ANN202
 
 
 def output_path(out_dir: str, rel: str, fmt: str) -> Path:
-    from ..write import _EXT_FORMATS, default_extension
+    from ..write import EXTENSION_FORMATS, default_extension
 
     p = Path(out_dir) / rel
     suffix = p.suffix.lower()
     if fmt == "DICOM":
         return p if suffix in (".dcm", ".dicom") else p.with_name(p.name + ".dcm")
-    if _EXT_FORMATS.get(suffix) == fmt or (fmt == "JPEG" and _EXT_FORMATS.get(suffix) == "JPEG"):
+    if EXTENSION_FORMATS.get(suffix) == fmt:
         return p
     return p.with_name(p.stem + default_extension(fmt))
 
