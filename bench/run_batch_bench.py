@@ -6,7 +6,6 @@ workers' own getrusage. Usage: python bench/run_batch_bench.py [COPIES]
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import subprocess

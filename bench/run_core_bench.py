@@ -105,7 +105,9 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
     }
 
 
-def run_phi_guard(items: list[dict], out_dir: Path) -> tuple[dict, dict]:
+def run_phi_guard(items: list[dict], out_dir: Path, output_format: str = "PNG") -> tuple[dict, dict]:
+    """Screen every item with one Screener; outputs named <stem>.png (or the input's
+    name for DICOM); a blocked item maps to None."""
     from phi_guard import Screener
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,12 +115,13 @@ def run_phi_guard(items: list[dict], out_dir: Path) -> tuple[dict, dict]:
     outputs, secs = {}, []
     for it in items:
         t = time.perf_counter()
-        r = screener.screen(it["file"], output_format="PNG")
+        r = screener.screen(it["file"], output_format=output_format)
         secs.append(time.perf_counter() - t)
         if r.safe_bytes is None:
             outputs[it["file"]] = None
         else:
-            p = out_dir / (Path(it["file"]).stem + ".png")
+            name = Path(it["file"]).name if output_format == "DICOM" else Path(it["file"]).stem + ".png"
+            p = out_dir / name
             p.write_bytes(r.safe_bytes)
             outputs[it["file"]] = p
     return outputs, {"mean_s": round(statistics.mean(secs), 3), "median_s": round(statistics.median(secs), 3), "screener": screener}

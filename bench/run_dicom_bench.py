@@ -8,14 +8,12 @@ Usage: python bench/run_dicom_bench.py   (results -> bench/out/dicom_results.jso
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -28,7 +26,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "dicom"
 sys.path.insert(0, str(ROOT / "bench"))
-from run_core_bench import PEER_PY, leaked, presidio_set  # noqa: E402
+from run_core_bench import PEER_PY, leaked, presidio_set, run_phi_guard  # noqa: E402
 
 from phi_guard.detect.names import load_gazetteer  # noqa: E402
 from phi_guard.load.dicom import render_frame  # noqa: E402
@@ -128,30 +126,15 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
 
 
 def main() -> None:
-    from phi_guard import Screener
-
     items = presidio_items() + generated_items()
-    screener = Screener(threads=1)
-    outs, secs = {}, []
-    pg_dir = OUT / "phi_guard"
-    pg_dir.mkdir(parents=True, exist_ok=True)
-    for it in items:
-        t = time.perf_counter()
-        r = screener.screen(it["file"], output_format="DICOM")
-        secs.append(time.perf_counter() - t)
-        if r.safe_bytes is None:
-            outs[it["file"]] = None
-        else:
-            p = pg_dir / Path(it["file"]).name
-            p.write_bytes(r.safe_bytes)
-            outs[it["file"]] = p
+    outs, pg_time = run_phi_guard(items, OUT / "phi_guard", output_format="DICOM")
     peer_dir = OUT / "peer"
     subprocess.run([str(PEER_PY), str(ROOT / "bench" / "peer_dicom_redact.py"), str(peer_dir)] + [it["file"] for it in items],
                    check=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
     peer_t = json.loads((peer_dir / "timings.json").read_text())
     results = {
         "files": len(items),
-        "phi_guard": {**score(items, outs), "mean_s": round(statistics.mean(secs), 3)},
+        "phi_guard": {**score(items, outs), "mean_s": pg_time["mean_s"]},
         "presidio_dicom_redactor": {**score(items, {it["file"]: peer_dir / Path(it["file"]).name for it in items}),
                                     "mean_s": round(statistics.mean(peer_t.values()), 3)},
     }

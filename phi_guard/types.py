@@ -13,6 +13,23 @@ from dataclasses import dataclass, field
 Box = tuple[int, int, int, int]
 
 
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    if not inter:
+        return 0.0
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def coverage(inner: Box, outer: Box) -> float:
+    """Fraction of ``inner``'s area that lies inside ``outer``."""
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    return ix * iy / max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1)
+
+
 class Verdict(str, enum.Enum):
     CLEAN = "CLEAN"  # no PHI found; a stripped copy is written
     REDACTED = "REDACTED"  # PHI found and masked; the masked copy passed verification

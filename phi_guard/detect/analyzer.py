@@ -21,7 +21,8 @@ from ..errors import EngineError
 from ..metadata.mask import mask_value
 from ..ocr.base import OcrReading
 from ..policy import Policy
-from ..types import Box, Finding, Word, Where
+from ..types import Box, Finding, Word, Where, coverage, iou
+from .names import load_gazetteer
 from .recognizers import (
     DicomStyleNameRecognizer,
     GazetteerNameRecognizer,
@@ -144,21 +145,6 @@ def _sub_box(word: Word, span: tuple[int, int], start: int, end: int) -> Box:
     return (int(x0 + max(s - 0.5, 0) * cw), y0, int(min(x1, x0 + (e + 0.5) * cw + 0.999)), y1)
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    if not inter:
-        return 0.0
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-def _coverage(inner: Box, outer: Box) -> float:
-    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
-    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    return ix * iy / max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1)
-
-
 class Detector:
     """Finds PHI in OCR readings. Built once (loads spaCy); ``detect`` is cheap."""
 
@@ -262,7 +248,7 @@ class Detector:
         words, one of them a census first or last name. (Names are also caught by
         labels, the gazetteer pairs and the DICOM header terms.)"""
         tokens = re.findall(r"[A-Za-z][A-Za-z'\-]+", value)
-        gaz = self._policy_recognizers(Policy.default())[0].gaz
+        gaz = load_gazetteer()
         return len(tokens) >= 2 and any(gaz.is_first(t.upper()) or gaz.is_last(t.upper()) for t in tokens if len(t) >= 3)
 
     def _all_text(self, lines: list[_Line], policy: Policy, frame: int) -> list[Finding]:
@@ -296,7 +282,7 @@ class Detector:
         for region in reading.unreadable:
             if not _line_shaped(region.box):
                 continue  # the detector's low-score blobs on photos (petals, anatomy) are not text lines
-            read_by_someone = sum(_coverage(b, region.box) for b in confident if _iou(b, region.box) > 0 or _coverage(b, region.box) > 0)
+            read_by_someone = sum(coverage(b, region.box) for b in confident)
             if read_by_someone >= 0.5:
                 continue
             out.append(Finding("UNREADABLE_TEXT", "<unreadable>", (region.box,), round(1 - region.confidence, 3),
@@ -315,7 +301,7 @@ def _looks_like_date(value: str) -> bool:
 
 
 def _same_place(a: Box, b: Box) -> bool:
-    return _iou(a, b) > 0.3 or _coverage(a, b) > 0.8 or _coverage(b, a) > 0.8
+    return iou(a, b) > 0.3 or coverage(a, b) > 0.8 or coverage(b, a) > 0.8
 
 
 def merge_findings(findings: list[Finding], across_frames: bool = False) -> list[Finding]:
@@ -326,13 +312,13 @@ def merge_findings(findings: list[Finding], across_frames: bool = False) -> list
     for f in sorted(findings, key=lambda f: (-f.score, f.kind)):
         if f.boxes and any(
             m.kind != f.kind and (across_frames or m.frame == f.frame) and m.score > f.score
-            and all(any(_coverage(b, a) > 0.8 for a in m.boxes) for b in f.boxes)
+            and all(any(coverage(b, a) > 0.8 for a in m.boxes) for b in f.boxes)
             for m in merged
         ):
             continue
         for i, m in enumerate(merged):
             if m.kind == f.kind and (across_frames or m.frame == f.frame) and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
-                boxes = m.boxes + tuple(b for b in f.boxes if all(_iou(b, a) < 0.9 for a in m.boxes))
+                boxes = m.boxes + tuple(b for b in f.boxes if all(iou(b, a) < 0.9 for a in m.boxes))
                 rule = m.rule if f.rule in m.rule.split("+") else f"{m.rule}+{f.rule}"
                 merged[i] = Finding(m.kind, m.masked_value, boxes, m.score, rule, m.where, m.frame, m.raw_text)
                 break

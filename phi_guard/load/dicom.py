@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import DecompressionBombError, MalformedDicomError
 from ..policy import Policy
 from .document import Document
+from .images import _short
 
 
 def _read_dataset(data: bytes, name: str):
@@ -39,11 +40,6 @@ def _read_dataset(data: bytes, name: str):
     if len(ds) == 0:
         raise MalformedDicomError(f"{name}: no DICOM elements could be read")
     return ds
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
 
 
 def load_dicom(data: bytes, policy: Policy, name: str) -> Document:

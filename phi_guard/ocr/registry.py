@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import EngineError
-from ..types import TextRegion, Word
+from ..types import TextRegion, Word, iou
 from .base import OcrEngine, OcrReading
 
 # Engines whose text detector shrinks large inputs: read those in tiles.
@@ -44,16 +44,6 @@ def _shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, 
     return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    if not inter:
-        return 0.0
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / max(area, 1)
-
-
 def read_regions(
     engines: list[OcrEngine], image: np.ndarray, regions: list[tuple[int, int, int, int]], frame: int = 0
 ) -> OcrReading:
@@ -84,7 +74,7 @@ def read_frame(
             for wd in reading.words:
                 moved = dataclasses.replace(wd, box=_shift(wd.box, x0, y0), frame=frame)
                 # Tiles overlap: drop a word the previous tile already read at the same place.
-                if not any(o.text == moved.text and _iou(o.box, moved.box) > 0.5 for o in words):
+                if not any(o.text == moved.text and iou(o.box, moved.box) > 0.5 for o in words):
                     words.append(moved)
             for rg in reading.unreadable:
                 regions.append(dataclasses.replace(rg, box=_shift(rg.box, x0, y0), frame=frame))
