@@ -9,6 +9,7 @@ through :meth:`Screener.screen`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import time
@@ -90,7 +91,9 @@ class Screener:
         self.detector = detector or Detector()
         self._lock = threading.Lock()
 
+    @functools.cached_property
     def engine_versions(self) -> dict[str, str]:
+        """Engine versions for reports: looked up once, not on every screen."""
         return {
             "ocr": ", ".join(e.version() for e in self.ocr_engines),
             "verify": ", ".join(e.version() for e in self.verify_engines),
@@ -218,7 +221,7 @@ class Screener:
             metadata=metadata,
             masks=masks if decision.verdict is not Verdict.BLOCKED else [],
             policy=policy,
-            engines=self.engine_versions(),
+            engines=dict(self.engine_versions),
             timings=t,
             output_info=({"format": out_fmt, "bytes": len(safe), "sha256": _sha256(safe)} if safe else None),
             verification=verification,
