@@ -11,14 +11,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from .decide import decide
-from .detect import Detector, merge_findings
+from .detect import merge_findings
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
 from .load import Document, load_document, read_input
 from .metadata import inventory_container, metadata_findings
@@ -30,6 +31,52 @@ from .types import Decision, Finding, MetadataItem, Verdict, Where
 from .dicom_flow import dicom_header_step, encode_dicom_output, verify_dicom_output
 from .verify import verify_output
 from .write import atomic_write, encode_image, format_for_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .detect import Detector
+
+T = TypeVar("T")
+
+
+class _Background(Generic[T]):
+    """Builds something in a background thread; ``get()`` waits for it (and raises
+    what the build raised). The detector loads this way: importing Presidio and
+    spaCy is mostly Python work, while decoding and OCR run in C++ code that
+    releases the GIL, so on a cold start the two overlap on separate cores."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(build,), name="phi-guard-loader", daemon=True)
+        self._thread.start()
+
+    def _run(self, build: Callable[[], T]) -> None:
+        # Tesseract, in the other thread, takes the GIL back many times per page: with
+        # Python's default 5 ms switch interval it waits behind this thread's imports
+        # and runs 2-3x slower. A short interval while loading keeps it near full speed.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0005))
+        try:
+            self._value = build()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of get()
+            self._error = exc
+        finally:
+            sys.setswitchinterval(interval)
+
+    def get(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def _load_detector(policy: Policy) -> "Detector":
+    from .detect import Detector
+
+    detector = Detector()
+    detector.warm_up(policy)
+    return detector
 
 
 @dataclass(frozen=True)
@@ -80,6 +127,10 @@ class Screener:
         threads: int = 0,
     ) -> None:
         self.policy = policy or Policy.default()
+        # Presidio and spaCy load in the background (started first: they take longest)
+        # while the OCR engines are built and the first image is decoded and read.
+        self._detector = detector
+        self._detector_loader = None if detector is not None else _Background(functools.partial(_load_detector, self.policy))
         mc = self.policy.ocr.min_confidence
         self.ocr_engines = ocr_engines or [build_engine(n, mc, threads) for n in self.policy.ocr.engines]
         self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify") for n in self.policy.verify.engines]
@@ -88,8 +139,15 @@ class Screener:
         by_name = {e.name: e for e in self.verify_engines}
         self.mask_engines = [by_name.get(n) or build_engine(n, mc, threads, variant="verify")
                              for n in self.policy.verify.recheck_masks_with]
-        self.detector = detector or Detector()
         self._lock = threading.Lock()
+
+    @property
+    def detector(self) -> "Detector":
+        if self._detector is None:
+            assert self._detector_loader is not None
+            self._detector = self._detector_loader.get()
+            self._detector_loader = None
+        return self._detector
 
     @functools.cached_property
     def engine_versions(self) -> dict[str, str]:

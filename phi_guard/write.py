@@ -41,6 +41,10 @@ def default_extension(fmt: str) -> str:
 
 def encode_image(pixels: np.ndarray, fmt: str, policy: Policy) -> bytes:
     """Encode 8-bit grey or RGB pixels into ``fmt`` with no ancillary data."""
+    if fmt in _GREY_CAPABLE and _is_grey_rgb(pixels):
+        # An x-ray stored as RGB: one channel holds the same picture, encodes 2-3x
+        # faster and makes a smaller file.
+        pixels = pixels[:, :, 0]
     fresh = Image.fromarray(np.ascontiguousarray(pixels))
     buf = io.BytesIO()
     if fmt in ("JPEG", "MPO"):
@@ -63,6 +67,15 @@ def encode_image(pixels: np.ndarray, fmt: str, policy: Policy) -> bytes:
     else:
         raise OutputError(f"cannot encode {fmt}")
     return buf.getvalue()
+
+
+# Containers that store one 8-bit grey channel as such (WebP and HEIF would expand it).
+_GREY_CAPABLE = {"JPEG", "MPO", "PNG", "TIFF", "BMP"}
+
+
+def _is_grey_rgb(pixels: np.ndarray) -> bool:
+    return (pixels.ndim == 3 and pixels.shape[2] == 3 and np.array_equal(pixels[:, :, 0], pixels[:, :, 1])
+            and np.array_equal(pixels[:, :, 0], pixels[:, :, 2]))
 
 
 def atomic_write(path: str | Path, data: bytes) -> Path:

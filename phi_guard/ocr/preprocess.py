@@ -56,6 +56,10 @@ def render_passes(image: np.ndarray, names: tuple[str, ...]) -> list[tuple[str, 
             out.append((name, tophat(big, bright_text=True, kernel=max(15, int(25 * factor))), factor))
         elif name == "tophat-black":
             out.append((name, tophat(big, bright_text=False, kernel=max(15, int(25 * factor))), factor))
+        elif name == "gray-dark-text":
+            # Grey with the image's polarity made dark-on-light (a dark medical image
+            # with light overlay text is inverted): Tesseract need not try inverting.
+            out.append((name, 255 - big if float(big.mean()) < 128 else big, factor))
         else:
             raise ValueError(f"unknown preprocessing pass '{name}'")
     return out

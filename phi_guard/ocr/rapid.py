@@ -1,77 +1,52 @@
-"""RapidOCR (PP-OCR detection + recognition on ONNX Runtime). Its models ship in
-the wheel, so nothing is downloaded. It reads low-contrast text on textured
+"""RapidOCR's PP-OCR models (detection + recognition on ONNX Runtime), run by our
+lean runner in :mod:`.ppocr`. The models ship in the rapidocr wheel, so nothing is
+downloaded. It reads low-contrast text on textured
 medical backgrounds that Tesseract misses, and its detector finds text regions
 even where recognition is unsure (those become 'unreadable text')."""
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
-from ..errors import EngineError
 from ..types import TextRegion, Word
 from .base import OcrReading, quad_to_box
 
 
 class RapidOcrEngine:
+    """RapidOCR's PP-OCR models, run by :class:`~phi_guard.ocr.ppocr.PpOcr`."""
+
     name = "rapidocr"
 
     def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0):
-        try:
-            from rapidocr import RapidOCR
-            import rapidocr
-        except ImportError as exc:  # pragma: no cover
-            raise EngineError(f"rapidocr is not installed ({exc})") from None
-        params: dict[str, object] = {
-            "Global.log_level": "error",
-            "Global.return_word_box": True,
-            # Keep every detected line, even low-scoring ones: we decide what is unreadable.
-            "Global.text_score": 0.0,
-            # Overlay text is upright; the 180-degree classifier only costs time.
-            "Global.use_cls": False,
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1 if threads > 0 else -1,
-        }
+        from .ppocr import PpOcr, rapidocr_version
+
         if det_max_side:
             # Detect on a downscaled copy (faster; used for verification, where the
             # screening pass has already read the image at full resolution).
-            params["Det.limit_type"] = "max"
-            params["Det.limit_side_len"] = det_max_side
-        self._engine = RapidOCR(params=params)
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self._version = getattr(rapidocr, "__version__", "unknown")
+            self._ocr = PpOcr(threads=threads, det_limit_side=det_max_side, det_limit_type="max")
+        else:
+            # Small text on small images: the short side is scaled up to 736 px at least.
+            self._ocr = PpOcr(threads=threads)
+        self._version = rapidocr_version()
         self.min_confidence = min_confidence
 
     def version(self) -> str:
-        return f"rapidocr {self._version}"
+        return f"rapidocr {self._version} models (PP-OCRv6 small), onnxruntime"
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
-        result = self._engine(np.ascontiguousarray(rgb))
-        if result is None or result.boxes is None or result.txts is None:
-            return OcrReading()
         words: list[Word] = []
         unreadable: list[TextRegion] = []
-        per_line_words = result.word_results if result.word_results else [()] * len(result.txts)
-        for i, (quad, text, score) in enumerate(zip(result.boxes, result.txts, result.scores)):
-            line_box = quad_to_box(quad)
+        for i, line in enumerate(self._ocr(np.ascontiguousarray(rgb))):
+            line_box = quad_to_box(line.quad)
             line_key = f"{self.name}:{tag}:{i}"
-            if float(score) < self.min_confidence or not text.strip():
-                unreadable.append(TextRegion(box=line_box, confidence=float(score), engine=self.name))
-            entries = per_line_words[i] if i < len(per_line_words) else ()
-            if not entries:
-                entries = ((text, score, quad),)
-            for w_text, w_score, w_quad in entries:
-                if not str(w_text).strip():
+            if line.score < self.min_confidence:
+                unreadable.append(TextRegion(box=line_box, confidence=line.score, engine=self.name))
+            for w_text, w_score, w_box in line.words or ((line.text, line.score, line_box),):
+                if not w_text.strip():
                     continue
                 words.append(
-                    Word(
-                        text=str(w_text).strip(),
-                        confidence=float(w_score),
-                        box=_clip_to(quad_to_box(w_quad), line_box),
-                        engine=self.name,
-                        line=line_key,
-                    )
+                    Word(text=w_text.strip(), confidence=float(w_score), box=_clip_to(w_box, line_box),
+                         engine=self.name, line=line_key)
                 )
         return OcrReading(tuple(words), tuple(unreadable))
 

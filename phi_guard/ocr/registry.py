@@ -22,8 +22,12 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, varia
     if name == "tesseract":
         from .tesseract import TesseractEngine
 
-        passes = ("gray",) if variant == "verify" else ("tophat-white", "tophat-black")
-        return TesseractEngine(passes=passes, min_confidence=min_confidence)
+        if variant == "verify":
+            # Plain grey, polarity made dark-on-light: settings unlike the screening
+            # passes, and a third faster than letting Tesseract try each line inverted
+            # (PHI words read on the labelled set: 0.684 vs 0.689).
+            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, try_inverted=False)
+        return TesseractEngine(min_confidence=min_confidence)
     raise EngineError(f"unknown OCR engine '{name}'")
 
 

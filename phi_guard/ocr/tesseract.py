@@ -62,7 +62,8 @@ class TesseractEngine:
 
     name = "tesseract"
 
-    def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5):
+    def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5,
+                 try_inverted: bool = True):
         try:
             import tesserocr
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -78,6 +79,9 @@ class TesseractEngine:
         # Overlays are not dictionary prose: do not let the language model "correct" IDs.
         self._api.SetVariable("load_system_dawg", "0")
         self._api.SetVariable("load_freq_dawg", "0")
+        # Tesseract re-reads each unsure line inverted. On top-hat renderings that finds
+        # real words; on a rendering already made dark-on-light it only costs time.
+        self._api.SetVariable("tessedit_do_invert", "1" if try_inverted else "0")
 
     def version(self) -> str:
         return f"tesseract {self._tesserocr.tesseract_version().split()[1]} (tesserocr {self._tesserocr.__version__})"

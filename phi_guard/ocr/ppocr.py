@@ -1,0 +1,380 @@
+"""A lean PP-OCR runner: text detection (DB) and recognition (CTC) on ONNX Runtime.
+
+It runs the PP-OCR models that ship inside the ``rapidocr`` wheel, with the same
+processing steps as RapidOCR (ported from RapidOCR and PaddleOCR, both
+Apache-2.0), but without RapidOCR's Python wrapper. Why: the wrapper parses its
+YAML configuration with OmegaConf and imports ``requests``/``tqdm`` for model
+downloads, which costs about a second at every start (the CLI's cold start), and
+it creates its ONNX Runtime sessions without a memory arena, which costs about a
+sixth of the detector's time. Nothing here downloads anything: a missing model is
+an :class:`~phi_guard.errors.EngineError`.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import EngineError
+
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+# Detector inputs above this many pixels (a 1600 px tile is 2.6 M) release their
+# arena memory after the run; 1024x1024 and smaller keep it for speed.
+_LARGE_DET_INPUT = 1_300_000
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+def models_dir() -> Path:
+    """The ``models`` folder of the installed rapidocr wheel (found without importing it)."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("rapidocr is not installed (its wheel carries the OCR models): pip install rapidocr")
+    for loc in spec.submodule_search_locations:
+        d = Path(loc) / "models"
+        if (d / DET_MODEL).is_file() and (d / REC_MODEL).is_file():
+            return d
+    raise EngineError(f"the OCR models {DET_MODEL} and {REC_MODEL} are missing from the rapidocr installation")
+
+
+def rapidocr_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rapidocr")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One detected text line: its quadrilateral, text, mean confidence and words
+    (text, confidence, axis-aligned box), all in the input image's coordinates."""
+
+    quad: np.ndarray
+    text: str
+    score: float
+    words: tuple[tuple[str, float, tuple[int, int, int, int]], ...]
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    # The arena reuses buffers between runs of different input sizes: about 15 %
+    # faster detection than RapidOCR's default (arena off), for some resident memory.
+    opts.enable_cpu_mem_arena = True
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads > 0:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - a corrupt model file
+        raise EngineError(f"the OCR model {path.name} could not be loaded ({type(exc).__name__})") from None
+
+
+def _round32(v: float) -> int:
+    return max(32, int(round(v / 32) * 32))
+
+
+@functools.lru_cache(maxsize=None)
+def _sessions(threads: int):
+    """The detector and recognizer sessions, loaded once per process and thread
+    setting: ONNX Runtime sessions are safe to run from several threads, so the
+    screening and verification engines share them (half the start-up and memory)."""
+    d = models_dir()
+    return _session(d / DET_MODEL, threads), _session(d / REC_MODEL, threads)
+
+
+class PpOcr:
+    """PP-OCR detection + recognition. ``det_limit_type='min'`` scales the image so
+    its short side is at least ``det_limit_side`` (small text gets bigger; RapidOCR's
+    default); ``'max'`` shrinks it so its long side is at most that (faster)."""
+
+    # Detector post-processing (RapidOCR's defaults for PP-OCR).
+    thresh = 0.3
+    box_thresh = 0.5
+    unclip_ratio = 1.6
+    max_candidates = 1000
+    min_size = 3
+    # Recognition input: height 48, batches of 6 sorted by width.
+    rec_height = 48
+    rec_min_ratio = 320 / 48
+    rec_batch = 6
+
+    def __init__(self, threads: int = 0, det_limit_side: int = 736, det_limit_type: str = "min") -> None:
+        self.det, self.rec = _sessions(threads)
+        meta = self.rec.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise EngineError(f"the OCR model {REC_MODEL} carries no character list")
+        self.characters = ["blank", *meta["character"].splitlines(), " "]
+        self.det_limit_side = det_limit_side
+        self.det_limit_type = det_limit_type
+        self._det_input = self.det.get_inputs()[0].name
+        import onnxruntime as ort
+
+        self._shrink_arena = ort.RunOptions()
+        self._shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._rec_input = self.rec.get_inputs()[0].name
+
+    # -- the whole reading ----------------------------------------------------------
+    def __call__(self, rgb: np.ndarray) -> list[OcrLine]:
+        img, ratio_h, ratio_w = _within_bounds(rgb, 30, 2000)
+        img, pad_top = _vertical_padding(img, 8, 30)
+        quads = self.detect(img)
+        if not len(quads):
+            return []
+        crops = [_rotate_crop(img, q) for q in quads]
+        recs = self.recognize(crops)
+        lines = []
+        h0, w0 = rgb.shape[:2]
+        for quad, crop, (text, score, words) in zip(quads, crops, recs):
+            if not text.strip():
+                continue  # as RapidOCR: a line read as nothing is dropped
+            q = quad.astype(np.float64).copy()
+            q[:, 1] -= pad_top
+            q[:, 0] *= ratio_w
+            q[:, 1] *= ratio_h
+            q[:, 0] = np.clip(q[:, 0], 0, w0)
+            q[:, 1] = np.clip(q[:, 1], 0, h0)
+            word_boxes = _word_boxes(quad, crop.shape, words, pad_top, ratio_w, ratio_h, (w0, h0))
+            lines.append(OcrLine(q, text, score, word_boxes))
+        return lines
+
+    # -- detection --------------------------------------------------------------------
+    def detect(self, img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        side = self.det_limit_side
+        if self.det_limit_type == "max":
+            ratio = side / max(h, w) if max(h, w) > side else 1.0
+        else:
+            ratio = side / min(h, w) if min(h, w) < side else 1.0
+        rh, rw = _round32(h * ratio), _round32(w * ratio)
+        resized = cv2.resize(img, (rw, rh))
+        x = resized.astype(np.float32)
+        x *= 2.0 / 255.0
+        x -= 1.0  # (v/255 - 0.5) / 0.5
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        # After a large input, hand the arena's memory back: a worker that met one big
+        # image should not keep its buffers for the rest of a batch.
+        run_options = self._shrink_arena if rh * rw > _LARGE_DET_INPUT else None
+        pred = self.det.run(None, {self._det_input: x}, run_options)[0][0, 0]
+        mask = cv2.dilate((pred > self.thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
+        boxes = self._boxes_from_bitmap(pred, mask, w, h)
+        return _sorted_boxes(boxes)
+
+    def _boxes_from_bitmap(self, pred: np.ndarray, bitmap: np.ndarray, dest_w: int, dest_h: int) -> np.ndarray:
+        import pyclipper
+
+        height, width = bitmap.shape
+        contours, _ = cv2.findContours(bitmap * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        boxes = []
+        for contour in contours[: self.max_candidates]:
+            points, sside = _mini_box(contour)
+            if sside < self.min_size:
+                continue
+            if _box_score(pred, points) < self.box_thresh:
+                continue
+            # Unclip: grow the shrunk text kernel back to the text's extent.
+            area = cv2.contourArea(points.astype(np.float32))
+            length = cv2.arcLength(points.astype(np.float32), True)
+            if length <= 0:
+                continue
+            offset = pyclipper.PyclipperOffset()
+            offset.AddPath(points.tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+            expanded = offset.Execute(area * self.unclip_ratio / length)
+            if not expanded:
+                continue
+            box, sside = _mini_box(np.array(expanded[0]).reshape(-1, 1, 2))
+            if sside < self.min_size + 2:
+                continue
+            box[:, 0] = np.clip(np.round(box[:, 0] / width * dest_w), 0, dest_w)
+            box[:, 1] = np.clip(np.round(box[:, 1] / height * dest_h), 0, dest_h)
+            box = _order_clockwise(box)
+            box[:, 0] = np.clip(box[:, 0], 0, dest_w - 1).astype(int)
+            box[:, 1] = np.clip(box[:, 1], 0, dest_h - 1).astype(int)
+            if int(np.linalg.norm(box[0] - box[1])) <= 3 or int(np.linalg.norm(box[0] - box[3])) <= 3:
+                continue
+            boxes.append(box)
+        return np.array(boxes, dtype=np.float32).reshape(-1, 4, 2)
+
+    # -- recognition ------------------------------------------------------------------
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float, list[tuple[str, float, list[int], float]]]]:
+        """Per crop: (text, mean confidence, words as (text, confidence, CTC columns,
+        columns covered by the crop's own width))."""
+        ratios = [c.shape[1] / float(c.shape[0]) for c in crops]
+        order = np.argsort(np.array(ratios))
+        out: list = [("", 0.0, [])] * len(crops)
+        for beg in range(0, len(crops), self.rec_batch):
+            idx = order[beg : beg + self.rec_batch]
+            max_ratio = max([self.rec_min_ratio] + [ratios[i] for i in idx])
+            width = int(self.rec_height * max_ratio)
+            batch = np.zeros((len(idx), 3, self.rec_height, width), np.float32)
+            for j, i in enumerate(idx):
+                c = crops[i]
+                rw = min(width, int(math.ceil(self.rec_height * ratios[i])))
+                r = cv2.resize(c, (max(rw, 1), self.rec_height)).astype(np.float32)
+                batch[j, :, :, :rw] = r.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
+            preds = self.rec.run(None, {self._rec_input: batch})[0]
+            for j, i in enumerate(idx):
+                out[i] = self._ctc_decode(preds[j], ratios[i] / max_ratio)
+        return out
+
+    def _ctc_decode(self, pred: np.ndarray, width_share: float):
+        idx = pred.argmax(axis=1)
+        prob = pred.max(axis=1)
+        keep = np.ones(len(idx), bool)
+        keep[1:] = idx[1:] != idx[:-1]
+        keep &= idx != 0
+        cols = np.where(keep)[0]
+        chars = [self.characters[k] if k < len(self.characters) else "" for k in idx[cols]]
+        confs = prob[cols].astype(float)
+        text = "".join(chars)
+        score = float(np.mean(confs)) if len(confs) else 0.0
+        # Words: split at spaces and at gaps of more than 5 columns (PaddleOCR's rule).
+        words: list[tuple[str, float, list[int]]] = []
+        cur_c: list[str] = []
+        cur_cols: list[int] = []
+        cur_conf: list[float] = []
+        prev_col = None
+        for ch, col, cf in zip(chars, cols, confs):
+            gap = col - prev_col if prev_col is not None else 0
+            prev_col = col
+            if ch.isspace() or gap > 5:
+                if cur_c:
+                    words.append(("".join(cur_c), float(np.mean(cur_conf)), cur_cols))
+                cur_c, cur_cols, cur_conf = [], [], []
+                if ch.isspace():
+                    continue
+            cur_c.append(ch)
+            cur_cols.append(int(col))
+            cur_conf.append(float(cf))
+        if cur_c:
+            words.append(("".join(cur_c), float(np.mean(cur_conf)), cur_cols))
+        text_cols = len(idx) * width_share
+        return text, score, [(t, c, cols_, text_cols) for t, c, cols_ in words]
+
+
+# -- geometry helpers ------------------------------------------------------------------
+def _within_bounds(img: np.ndarray, min_side: int, max_side: int) -> tuple[np.ndarray, float, float]:
+    h, w = img.shape[:2]
+    ratio_h = ratio_w = 1.0
+    if max(h, w) > max_side:
+        r = max_side / max(h, w)
+        rh, rw = _round32(h * r), _round32(w * r)
+        img = cv2.resize(img, (rw, rh))
+        ratio_h, ratio_w = h / rh, w / rw
+    h2, w2 = img.shape[:2]
+    if min(h2, w2) < min_side:
+        r = min_side / min(h2, w2)
+        rh, rw = _round32(h2 * r), _round32(w2 * r)
+        img = cv2.resize(img, (rw, rh))
+        ratio_h, ratio_w = h / rh, w / rw
+    return img, ratio_h, ratio_w
+
+
+def _vertical_padding(img: np.ndarray, max_ratio: float, min_height: int) -> tuple[np.ndarray, int]:
+    """Very wide or very low images (a single cropped line) get black bands above and
+    below: the detector needs context around a line."""
+    h, w = img.shape[:2]
+    if h <= min_height or w / h > max_ratio:
+        pad = int(abs(max(int(w / max_ratio), min_height) * 2 - h) / 2)
+        return cv2.copyMakeBorder(img, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0)), pad
+    return img, 0
+
+
+def _mini_box(contour: np.ndarray) -> tuple[np.ndarray, float]:
+    rect = cv2.minAreaRect(contour)
+    pts = sorted(list(cv2.boxPoints(rect)), key=lambda p: p[0])
+    i1, i4 = (0, 1) if pts[1][1] > pts[0][1] else (1, 0)
+    i2, i3 = (2, 3) if pts[3][1] > pts[2][1] else (3, 2)
+    return np.array([pts[i1], pts[i2], pts[i3], pts[i4]]), min(rect[1])
+
+
+def _box_score(pred: np.ndarray, box: np.ndarray) -> float:
+    h, w = pred.shape
+    xmin = int(np.clip(np.floor(box[:, 0].min()), 0, w - 1))
+    xmax = int(np.clip(np.ceil(box[:, 0].max()), 0, w - 1))
+    ymin = int(np.clip(np.floor(box[:, 1].min()), 0, h - 1))
+    ymax = int(np.clip(np.ceil(box[:, 1].max()), 0, h - 1))
+    mask = np.zeros((ymax - ymin + 1, xmax - xmin + 1), np.uint8)
+    shifted = box.copy()
+    shifted[:, 0] -= xmin
+    shifted[:, 1] -= ymin
+    cv2.fillPoly(mask, shifted.reshape(1, -1, 2).astype(np.int32), 1)
+    return float(cv2.mean(pred[ymin : ymax + 1, xmin : xmax + 1], mask)[0])
+
+
+def _order_clockwise(pts: np.ndarray) -> np.ndarray:
+    xs = pts[np.argsort(pts[:, 0]), :]
+    left, right = xs[:2], xs[2:]
+    tl, bl = left[np.argsort(left[:, 1])]
+    tr, br = right[np.argsort(right[:, 1])]
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+def _sorted_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Top to bottom, then left to right within a line (10 px tolerance)."""
+    if len(boxes) == 0:
+        return boxes
+    y = boxes[:, 0, 1]
+    order = np.argsort(y, kind="stable")
+    by_y = boxes[order]
+    line_ids = np.concatenate([[0], np.cumsum(np.diff(y[order]) >= 10)])
+    return by_y[np.lexsort((by_y[:, 0, 0], line_ids))]
+
+
+def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    w, h = max(w, 1), max(h, 1)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    crop = cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    if crop.shape[0] / crop.shape[1] >= 1.5:
+        crop = np.ascontiguousarray(np.rot90(crop))
+    return crop
+
+
+def _word_boxes(quad, crop_shape, words, pad_top, ratio_w, ratio_h, size):  # noqa: ANN001
+    """Each word's box: its CTC columns placed along the line's crop, mapped back
+    through the crop's perspective transform into image coordinates."""
+    w0, h0 = size
+    ch, cw = crop_shape[:2]
+    vertical = (
+        max(np.linalg.norm(quad[1] - quad[2]), np.linalg.norm(quad[3] - quad[0]))
+        >= 1.5 * max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]), 1e-6)
+    )
+    line_box = _to_image_box(quad, pad_top, ratio_w, ratio_h, w0, h0)
+    if vertical or not words:
+        # A vertical line is rare in overlays: every word gets the whole line's box.
+        return tuple((t, c, line_box) for t, c, _cols, _n in words)
+    text_cols = max(words[0][3], 1e-6)
+    col_w = cw / text_cols
+    multi = [(cols[-1] - cols[0]) * col_w / (len(cols) - 1) for _t, _c, cols, _n in words if len(cols) > 1]
+    n_chars = sum(len(t) for t, *_ in words)
+    char_w = (sum(multi) / len(multi)) if multi else cw / max(n_chars, 1)
+    src = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
+    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    out = []
+    for text, conf, cols, _n in words:
+        x0 = max((cols[0] + 0.5) * col_w - char_w / 2, 0)
+        x1 = min((cols[-1] + 0.5) * col_w + char_w / 2, cw)
+        pts = np.array([[[x0, 0], [x1, 0], [x1, ch], [x0, ch]]], np.float32)
+        mapped = cv2.perspectiveTransform(pts, m)[0]
+        out.append((text, conf, _to_image_box(mapped, pad_top, ratio_w, ratio_h, w0, h0)))
+    return tuple(out)
+
+
+def _to_image_box(points: np.ndarray, pad_top: int, ratio_w: float, ratio_h: float, w0: int, h0: int) -> tuple[int, int, int, int]:
+    xs = points[:, 0] * ratio_w
+    ys = (points[:, 1] - pad_top) * ratio_h
+    x0, y0 = int(max(np.floor(xs.min()), 0)), int(max(np.floor(ys.min()), 0))
+    x1, y1 = int(min(np.ceil(xs.max()), w0)), int(min(np.ceil(ys.max()), h0))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)

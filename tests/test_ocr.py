@@ -1,0 +1,123 @@
+"""The OCR stage's own parts, with the real models: the lean PP-OCR runner reads
+what was drawn where it was drawn, the Tesseract renderings, and the grey output
+encoding that keeps verification fast."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from phi_guard.ocr import build_engine
+from phi_guard.ocr.ppocr import PpOcr
+from phi_guard.ocr.preprocess import render_passes
+from phi_guard.policy import Policy
+from phi_guard.types import iou
+from phi_guard.write import encode_image
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _font(size: int):
+    try:
+        return ImageFont.truetype(FONT, size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def _overlay(words: list[str], size: int = 22, fg=(235, 235, 235), bg=(12, 12, 12), at=(40, 60), shape=(300, 900)):
+    """A dark image with one line of light words; returns the pixels and each word's drawn box."""
+    im = Image.new("RGB", shape[::-1], bg)
+    d = ImageDraw.Draw(im)
+    font = _font(size)
+    x, y = at
+    boxes = []
+    for w in words:
+        x0, y0, x1, y1 = d.textbbox((x, y), w, font=font)
+        d.text((x, y), w, fill=fg, font=font)
+        boxes.append((x0, y0, x1, y1))
+        x = x1 + size  # one wide space between words
+    return np.asarray(im), boxes
+
+
+@pytest.fixture(scope="module")
+def ppocr() -> PpOcr:
+    return PpOcr(threads=1)
+
+
+def test_ppocr_reads_words_where_they_were_drawn(ppocr):
+    words = ["DOE^JANE", "03/14/2024", "MRN:", "00482913"]
+    pixels, drawn = _overlay(words)
+    lines = ppocr(pixels)
+    read = [(t, box) for line in lines for t, _c, box in line.words]
+    assert [t for t, _ in read] == words
+    for (_t, box), truth in zip(read, drawn):
+        # The word box covers the drawn glyphs (line height, a little wider).
+        assert iou(box, truth) > 0.5, (box, truth)
+        assert box[0] <= truth[0] + 3 and box[2] >= truth[2] - 3
+
+
+def test_ppocr_small_low_contrast_text_and_boxes_in_input_coordinates(ppocr):
+    # 10 px grey-on-dark text on a small image: the detector scales it up internally,
+    # and the boxes come back in the input's coordinates.
+    pixels, drawn = _overlay(["SMITH", "1961-04-02"], size=10, fg=(120, 120, 120), bg=(40, 40, 40), at=(20, 30), shape=(120, 260))
+    lines = ppocr(pixels)
+    read = {t: box for line in lines for t, _c, box in line.words}
+    assert "SMITH" in read and "1961-04-02" in read
+    assert iou(read["SMITH"], drawn[0]) > 0.4
+
+
+def test_ppocr_skewed_line_maps_word_boxes_through_the_rotation(ppocr):
+    pixels, _ = _overlay(["PATIENT", "NAME"], size=28, shape=(400, 700), at=(150, 180))
+    rotated = np.asarray(Image.fromarray(pixels).rotate(8, resample=Image.BICUBIC, fillcolor=(12, 12, 12)))
+    lines = ppocr(rotated)
+    read = {t: box for line in lines for t, _c, box in line.words}
+    assert {"PATIENT", "NAME"} <= set(read)
+    # Left to right, on one tilted line: NAME sits right of and above PATIENT.
+    assert read["NAME"][0] > read["PATIENT"][2] - 5
+    assert read["NAME"][1] < read["PATIENT"][1]
+
+
+def test_ppocr_blank_image_reads_nothing(ppocr):
+    assert ppocr(np.full((200, 200, 3), 30, np.uint8)) == []
+
+
+def test_rapid_engine_reports_low_confidence_lines_as_unreadable():
+    engine = build_engine("rapidocr", min_confidence=0.999, threads=1)
+    pixels, _ = _overlay(["Jane", "Doe"], size=12, fg=(70, 70, 70), bg=(40, 40, 40))
+    reading = engine.read(pixels)
+    # With the bar set that high, every line it detects is also listed as unreadable.
+    assert reading.unreadable and all(r.confidence < 0.999 for r in reading.unreadable)
+
+
+def test_verification_rendering_makes_light_text_dark():
+    pixels, boxes = _overlay(["DOE"], size=24)
+    (_name, rendering, scale), = render_passes(pixels, ("gray-dark-text",))
+    x0, y0, x1, y1 = (int(v * scale) for v in boxes[0])
+    assert rendering.mean() > 200  # background now light
+    assert rendering[y0:y1, x0:x1].min() < 60  # glyphs now dark
+
+
+def test_verify_engine_reads_light_on_dark_without_trying_inversion():
+    engine = build_engine("tesseract", variant="verify")
+    pixels, _ = _overlay(["PORTABLE", "UPRIGHT"], size=26)
+    assert {"PORTABLE", "UPRIGHT"} <= {w.text for w in engine.read(pixels).words}
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "BMP"])
+def test_grey_rgb_is_encoded_as_one_grey_channel(fmt):
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 255, (64, 80), dtype=np.uint8)
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    out = Image.open(io.BytesIO(encode_image(rgb, fmt, Policy.default())))
+    assert out.mode == "L" and out.size == (80, 64)
+    if fmt != "JPEG":
+        assert np.array_equal(np.asarray(out), grey)  # lossless: same pixels
+
+
+def test_colour_stays_colour():
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[:, :, 0] = 200
+    out = Image.open(io.BytesIO(encode_image(rgb, "PNG", Policy.default())))
+    assert out.mode == "RGB" and np.array_equal(np.asarray(out), rgb)
