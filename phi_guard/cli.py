@@ -211,5 +211,18 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_SAFE
 
 
+def run() -> None:
+    """The ``phi-guard`` command. After a one-shot ``check`` everything is already
+    written (atomically, fsynced) and printed, so the process ends at once: tearing
+    down spaCy, Presidio and the OCR engines at interpreter exit takes about 0.4 s
+    that a clinician would otherwise wait for. Other commands exit normally."""
+    code = main()
+    if len(sys.argv) > 1 and sys.argv[1] == "check":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

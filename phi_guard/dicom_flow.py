@@ -15,6 +15,7 @@ from . import __version__
 from .dicom_out import encode_dicom, mask_native
 from .errors import PhiGuardError
 from .load.dicom import render_frame
+from .load.document import distinct_frames
 from .metadata.dicom_profile import deidentify, header_terms, identifying_strings, load_table, mark_deidentified
 from .ocr import OcrEngine, read_frame, read_regions
 from .policy import Policy
@@ -120,13 +121,8 @@ def verify_dicom_output(
         problems.append("the output's frames differ in number or size from the screened ones")
         return VerifyOutcome(False, tuple(problems), ())
     residual: list[Finding] = []
-    seen: set[bytes] = set()
-    for i, frame in enumerate(frames):
+    for i, frame in distinct_frames(frames):
         rendered = render_frame(frame, ds)
-        key = rendered.tobytes()[:: max(1, rendered.size // 4096)]
-        if key in seen:
-            continue
-        seen.add(key)
         reading = read_frame(engines, rendered, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
         if i == 0 and masks and mask_engines:
             reading = reading + read_regions(mask_engines, rendered, mask_neighbourhoods(masks, rendered.shape[1], rendered.shape[0]), i)

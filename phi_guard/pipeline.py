@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 from .decide import decide
 from .detect import merge_findings
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
-from .load import Document, load_document, read_input
+from .load import Document, distinct_frames, load_document, read_input
 from .metadata import inventory_container, metadata_findings
 from .ocr import OcrEngine, build_engine, read_frame
 from .policy import Policy
@@ -69,6 +69,12 @@ class _Background(Generic[T]):
             raise self._error
         assert self._value is not None
         return self._value
+
+
+def _import_ocr_natives() -> None:
+    import onnxruntime  # noqa: F401
+    import pyclipper  # noqa: F401
+    import tesserocr  # noqa: F401
 
 
 def _load_detector(policy: Policy) -> "Detector":
@@ -129,6 +135,10 @@ class Screener:
         self.policy = policy or Policy.default()
         # Presidio and spaCy load in the background (started first: they take longest)
         # while the OCR engines are built and the first image is decoded and read.
+        # The OCR engines' native modules are imported here first: importing a C
+        # extension in two threads at once can fail (numpy does: "partially
+        # initialized module"), and the loader thread imports numpy-based spaCy.
+        _import_ocr_natives()
         self._detector = detector
         self._detector_loader = None if detector is not None else _Background(functools.partial(_load_detector, self.policy))
         mc = self.policy.ocr.min_confidence
@@ -296,13 +306,8 @@ class Screener:
         first engine (cine frames repeat the same overlay on changing anatomy)."""
         findings: list[Finding] = []
         t_ocr = 0.0
-        seen: set[str] = set()
-        for i, frame in enumerate(doc.frames):
-            digest = hashlib.sha1(frame.tobytes()).hexdigest()
-            if digest in seen:
-                continue  # identical frames are screened once
-            seen.add(digest)
-            engines = self.ocr_engines if len(seen) == 1 else self.ocr_engines[:1]
+        for n, (i, frame) in enumerate(distinct_frames(doc.frames)):  # identical frames are screened once
+            engines = self.ocr_engines if n == 0 else self.ocr_engines[:1]
             tm = time.perf_counter()
             reading = read_frame(engines, frame, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
             t_ocr += time.perf_counter() - tm
@@ -324,24 +329,32 @@ def _writable(fmt: str) -> str:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
-_default_screeners: dict[tuple[tuple[str, ...], tuple[str, ...]], Screener] = {}
-_default_lock = threading.Lock()
+_shared: dict[tuple[Any, ...], Screener] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_screener(policy: Policy, threads: int = 0) -> Screener:
+    """This process's Screener for the policy's engine settings, built on first use.
+
+    Engines depend only on the OCR and verification settings; everything else in a
+    policy (style, thresholds, allow lists, DICOM options) is passed per screen, so a
+    new style or allow list never reloads the models. Used by :func:`screen`, the
+    batch workers and the web workers."""
+    key = (policy.ocr.engines, policy.ocr.min_confidence, policy.verify.engines, policy.verify.recheck_masks_with, threads)
+    with _shared_lock:
+        screener = _shared.get(key)
+        if screener is None:
+            screener = _shared[key] = Screener(policy, threads=threads)
+    return screener
 
 
 def screen(source: str | Path | bytes, policy: Policy | None = None, *, output_format: str | None = None) -> Result:
     """Screen one image with engines built once per process and reused."""
     policy = policy or Policy.default()
-    key = (policy.ocr.engines, policy.verify.engines)
-    with _default_lock:
-        screener = _default_screeners.get(key)
-        if screener is None:
-            screener = _default_screeners[key] = Screener(policy)
-    return screener.screen(source, policy=policy, output_format=output_format)
+    return shared_screener(policy).screen(source, policy=policy, output_format=output_format)
 
 
-__all__ = ["Result", "Screener", "screen", "Where"]
+__all__ = ["Result", "Screener", "screen", "shared_screener", "Where"]

@@ -79,3 +79,29 @@ def test_all_text_mode_masks_everything_but_allow_list(screener):
 def test_deny_list(screener):
     policy = Policy.from_table({"detect": {"deny_words": ["Springfield"]}})
     assert ("DENY_LIST", "Springfield") in found(screener, "Springfield General", policy=policy)
+
+
+def test_detection_makes_no_network_call(screener, monkeypatch, tmp_path):
+    """Presidio's e-mail check uses tldextract, which by default fetches the public
+    suffix list from the internet and caches it under ~/.cache. phi_guard must stay
+    offline: the check runs on the list bundled with tldextract, and writes nothing."""
+    import socket
+
+    attempts = []
+
+    def refuse(self, address):  # noqa: ANN001
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    def refuse_lookup(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        attempts.append(host)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kinds = found(screener, "Contact: jane.doe@stmarys-hospital.org.uk", "Ref dr.smith@clinic.example.com")
+    assert ("EMAIL_ADDRESS", "jane.doe@stmarys-hospital.org.uk") in kinds
+    assert attempts == []
+    assert not any(tmp_path.rglob("*tldextract*"))

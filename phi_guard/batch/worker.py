@@ -8,21 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-_screener = None
-_screener_key: str | None = None
-
-
 def _get_screener(policy_table: dict[str, Any]):  # noqa: ANN202
-    global _screener, _screener_key
-    from ..pipeline import Screener
+    from ..pipeline import shared_screener
     from ..policy import Policy
 
-    key = repr(sorted(policy_table.items()))
-    if _screener is None or key != _screener_key:
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # workers must not fight over cores
-        _screener = Screener(Policy.from_table(policy_table), threads=1)
-        _screener_key = key
-    return _screener
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # workers must not fight over cores
+    policy = Policy.from_table(policy_table)
+    return shared_screener(policy, threads=1), policy
 
 
 def output_path(out_dir: str, rel: str, fmt: str) -> Path:
@@ -53,7 +45,8 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
         return {**record, "verdict": "ERROR", "error": f"cannot be read ({exc.strerror})", "seconds": 0.0}
     record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     try:
-        result = _get_screener(policy_table).screen(data, name=Path(rel).name)
+        screener, policy = _get_screener(policy_table)
+        result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
         return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code,
                 "seconds": round(time.perf_counter() - t0, 3)}

@@ -11,6 +11,7 @@ then every result is mapped back to the words, and so to the boxes, it covers.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import re
 from collections import defaultdict
@@ -21,7 +22,7 @@ from ..errors import EngineError
 from ..metadata.mask import mask_value
 from ..ocr.base import OcrReading
 from ..policy import Policy
-from ..types import Box, Finding, Word, Where, coverage, iou
+from ..types import Box, Finding, Word, Where, coverage
 from .merge import merge_findings
 from .names import load_gazetteer
 from .recognizers import (
@@ -54,6 +55,13 @@ def _spacy_model_path() -> str:
     raise EngineError(f"the spaCy model package '{SPACY_PACKAGE}' has no model data")
 
 
+@functools.lru_cache(maxsize=1)
+def _offline_tld_extractor():  # noqa: ANN202 - tldextract is imported lazily
+    import tldextract
+
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
 def build_presidio():
     """An AnalyzerEngine with spaCy NER and the generic recognizers we trust on overlays."""
     for noisy in ("presidio-analyzer", "presidio_analyzer"):
@@ -82,6 +90,14 @@ def build_presidio():
             self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
                         for m in self.models}
 
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's e-mail recognizer checks the domain with tldextract, whose
+        default extractor downloads the public suffix list (and caches it under
+        ~/.cache). Ours reads the list bundled with tldextract: no network, no files."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return _offline_tld_extractor()(pattern_text).fqdn != ""
+
     nlp_engine = NerOnlySpacyEngine(
         models=[{"lang_code": "en", "model_name": _spacy_model_path()}],
         ner_model_configuration=NerModelConfiguration(
@@ -92,7 +108,7 @@ def build_presidio():
     registry = RecognizerRegistry(supported_languages=["en"])
     for rec in (
         SpacyRecognizer(supported_entities=["PERSON", "LOCATION", "DATE_TIME"]),
-        EmailRecognizer(),
+        OfflineEmailRecognizer(),
         UrlRecognizer(),
         PhoneRecognizer(),
         IpRecognizer(),
@@ -158,7 +174,7 @@ class Detector:
         Presidio compiles on first use and the names gazetteer are ready before the
         first real image (they cost about half a second)."""
         words = [Word(t, 0.9, (i * 60, 0, i * 60 + 50, 12), "warm-up", "warm-up:0")
-                 for i, t in enumerate(("Name:", "DOE^JANE", "DOB:", "03/14/1961", "MRN:", "00482913", "www.example.org"))]
+                 for i, t in enumerate(("Name:", "DOE^JANE", "DOB:", "03/14/1961", "MRN:", "00482913", "www.example.org", "jd@example.org"))]
         self.detect(OcrReading(tuple(words)), policy)
 
     def version(self) -> str:

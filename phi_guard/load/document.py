@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,3 +45,18 @@ class Document:
     @property
     def height(self) -> int:
         return int(self.frames[0].shape[0]) if self.frames else 0
+
+
+def distinct_frames(frames: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) for each frame whose pixels differ from every earlier one.
+
+    Screening and verification both skip repeated frames (a cine loop repeats the
+    same overlay); they must agree on what "the same" means, so both compare a
+    digest of every byte (a sample of the bytes could call two different frames
+    equal and leave one unread)."""
+    seen: set[bytes] = set()
+    for i, frame in enumerate(frames):
+        digest = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=20).digest()
+        if digest not in seen:
+            seen.add(digest)
+            yield i, frame

@@ -8,9 +8,6 @@ import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-_screener = None
-
-
 def _init() -> None:
     from ..batch.scan import die_with_parent, single_threaded_env
 
@@ -27,16 +24,13 @@ def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_fo
     import warnings
 
     warnings.simplefilter("ignore")
-    global _screener
     from ..errors import DecompressionBombError, PhiGuardError
-    from ..pipeline import Screener
+    from ..pipeline import shared_screener
     from ..policy import Policy
 
     policy = Policy.from_table(policy_table)
-    if _screener is None:
-        _screener = Screener(policy, threads=1)
     try:
-        result = _screener.screen(data, policy=policy, output_format=output_format, name=name)
+        result = shared_screener(policy, threads=1).screen(data, policy=policy, output_format=output_format, name=name)
     except DecompressionBombError as exc:
         return {"error": {"code": exc.code, "message": str(exc)}, "status": 413}
     except PhiGuardError as exc:
