@@ -45,9 +45,12 @@ bench/.venv-peer/.installed:
 
 bench: setup bench/.venv-peer/.installed
 	$(PY) bench/run_core_bench.py 40
+	$(PY) bench/run_ocr_bench.py
 	$(PY) bench/run_dicom_bench.py
 	$(PY) bench/run_core_bench.py --speed
+	$(PY) bench/run_cold_start.py 8
 	$(PY) bench/run_batch_bench.py 3
+	$(PY) bench/run_web_bench.py 16
 
 clean:
 	rm -rf $(VENV) sample_images/out .pytest_cache

@@ -143,11 +143,12 @@ class Screener:
         self._detector_loader = None if detector is not None else _Background(functools.partial(_load_detector, self.policy))
         mc = self.policy.ocr.min_confidence
         self.ocr_engines = ocr_engines or [build_engine(n, mc, threads) for n in self.policy.ocr.engines]
-        self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify") for n in self.policy.verify.engines]
+        self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify", built=self.ocr_engines)
+                                                 for n in self.policy.verify.engines]
         # Mask neighbourhoods are small crops: read them with the verification
         # settings (RapidOCR detecting at no more than 960 px, not upscaling a thin strip).
         by_name = {e.name: e for e in self.verify_engines}
-        self.mask_engines = [by_name.get(n) or build_engine(n, mc, threads, variant="verify")
+        self.mask_engines = [by_name.get(n) or build_engine(n, mc, threads, variant="verify", built=self.ocr_engines)
                              for n in self.policy.verify.recheck_masks_with]
         self._lock = threading.Lock()
 

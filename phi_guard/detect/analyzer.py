@@ -172,9 +172,10 @@ class Detector:
     def warm_up(self, policy: Policy) -> None:
         """Run one detection on made-up overlay text, so that the regular expressions
         Presidio compiles on first use and the names gazetteer are ready before the
-        first real image (they cost about half a second)."""
+        first real image (they cost about half a second). No e-mail address in it: the
+        suffix list for checking one (0.1 s) loads only if an image shows one."""
         words = [Word(t, 0.9, (i * 60, 0, i * 60 + 50, 12), "warm-up", "warm-up:0")
-                 for i, t in enumerate(("Name:", "DOE^JANE", "DOB:", "03/14/1961", "MRN:", "00482913", "www.example.org", "jd@example.org"))]
+                 for i, t in enumerate(("Name:", "DOE^JANE", "DOB:", "03/14/1961", "MRN:", "00482913", "www.example.org"))]
         self.detect(OcrReading(tuple(words)), policy)
 
     def version(self) -> str:

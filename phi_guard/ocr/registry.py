@@ -12,9 +12,11 @@ from .base import OcrEngine, OcrReading
 _TILED = {"rapidocr"}
 
 
-def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, variant: str = "screen") -> OcrEngine:
+def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, variant: str = "screen",
+                 built: list[OcrEngine] | None = None) -> OcrEngine:
     """Build an engine by name. ``variant='verify'`` uses different settings, so that
-    verification is not the same reading repeated."""
+    verification is not the same reading repeated. ``built``: engines already built for
+    the same (single-threaded) Screener, whose loaded models the new one may share."""
     if name == "rapidocr":
         from .rapid import RapidOcrEngine
 
@@ -22,12 +24,14 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, varia
     if name == "tesseract":
         from .tesseract import TesseractEngine
 
+        sibling = next((e for e in built or () if isinstance(e, TesseractEngine)), None)
         if variant == "verify":
             # Plain grey, polarity made dark-on-light: settings unlike the screening
             # passes, and a third faster than letting Tesseract try each line inverted
             # (PHI words read on the labelled set: 0.684 vs 0.689).
-            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, try_inverted=False)
-        return TesseractEngine(min_confidence=min_confidence)
+            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, try_inverted=False,
+                                   share_api_with=sibling)
+        return TesseractEngine(min_confidence=min_confidence, share_api_with=sibling)
     raise EngineError(f"unknown OCR engine '{name}'")
 
 
