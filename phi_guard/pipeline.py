@@ -8,15 +8,19 @@ through :meth:`Screener.screen`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .decide import decide
 from .detect import merge_findings
@@ -39,42 +43,76 @@ T = TypeVar("T")
 
 
 class _Background(Generic[T]):
-    """Builds something in a background thread; ``get()`` waits for it (and raises
-    what the build raised). The detector loads this way: importing Presidio and
-    spaCy is mostly Python work, while decoding and OCR run in C++ code that
-    releases the GIL, so on a cold start the two overlap on separate cores."""
+    """Builds something in a background thread; ``get()`` waits for it. The detector
+    loads this way: importing Presidio and spaCy is mostly Python work, while decoding
+    and OCR run in C++ code that releases the GIL, so on a cold start the two overlap
+    on separate cores. In a process forked while it was loading (the thread does not
+    survive a fork), ``get()`` builds it again, in the calling thread."""
 
     def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
         self._value: T | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(build,), name="phi-guard-loader", daemon=True)
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="phi-guard-loader", daemon=True)
         self._thread.start()
 
-    def _run(self, build: Callable[[], T]) -> None:
-        # Tesseract, in the other thread, takes the GIL back many times per page: with
-        # Python's default 5 ms switch interval it waits behind this thread's imports
-        # and runs 2-3x slower. A short interval while loading keeps it near full speed.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, 0.0005))
-        try:
-            self._value = build()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller of get()
-            self._error = exc
-        finally:
-            sys.setswitchinterval(interval)
+    def _run(self) -> None:
+        with _short_switch_interval():
+            try:
+                self._value = self._build()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller of get()
+                self._error = exc
 
     def get(self) -> T:
+        if os.getpid() != self._pid:
+            return self._build()
         self._thread.join()
         if self._error is not None:
-            raise self._error
-        assert self._value is not None
+            # A fresh exception each time (re-raising the stored one would grow its
+            # traceback on every screen), chained to the original for debugging.
+            raise EngineError(str(self._error) if isinstance(self._error, PhiGuardError)
+                              else f"the identifier detector could not be loaded ({type(self._error).__name__})") from self._error
+        if self._value is None:  # pragma: no cover - the thread ended without either
+            raise EngineError("the identifier detector could not be loaded")
         return self._value
 
 
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+
+
+@contextlib.contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """Tesseract, in the screening thread, takes the GIL back many times per page: with
+    Python's default 5 ms switch interval it waits behind the loader's imports and runs
+    2-3x slower. While any loader runs, the interval is 0.5 ms; the last one restores it."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, 0.0005))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
 def _import_ocr_natives() -> None:
-    import onnxruntime  # noqa: F401
-    import pyclipper  # noqa: F401
-    import tesserocr  # noqa: F401
+    """Import the OCR engines' native modules in this thread before the loader starts:
+    importing a C extension in two threads at once can fail (numpy does, "partially
+    initialized module"), and the loader imports numpy-based spaCy. A module that is
+    missing is reported by the engine that needs it, as an EngineError."""
+    for name in ("onnxruntime", "pyclipper", "tesserocr"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def _load_detector(policy: Policy) -> "Detector":
@@ -135,21 +173,25 @@ class Screener:
         self.policy = policy or Policy.default()
         # Presidio and spaCy load in the background (started first: they take longest)
         # while the OCR engines are built and the first image is decoded and read.
-        # The OCR engines' native modules are imported here first: importing a C
-        # extension in two threads at once can fail (numpy does: "partially
-        # initialized module"), and the loader thread imports numpy-based spaCy.
         _import_ocr_natives()
         self._detector = detector
         self._detector_loader = None if detector is not None else _Background(functools.partial(_load_detector, self.policy))
         mc = self.policy.ocr.min_confidence
-        self.ocr_engines = ocr_engines or [build_engine(n, mc, threads) for n in self.policy.ocr.engines]
-        self.verify_engines = verify_engines or [build_engine(n, mc, threads, variant="verify", built=self.ocr_engines)
-                                                 for n in self.policy.verify.engines]
+        # Engines built here may share loaded models (they run one after another, under
+        # this Screener's lock); injected engines are never shared.
+        ours: list[OcrEngine] = []
+
+        def build(name: str, variant: str = "screen") -> OcrEngine:
+            engine = build_engine(name, mc, threads, variant=variant, built=ours)
+            ours.append(engine)
+            return engine
+
+        self.ocr_engines = ocr_engines or [build(n) for n in self.policy.ocr.engines]
+        self.verify_engines = verify_engines or [build(n, "verify") for n in self.policy.verify.engines]
         # Mask neighbourhoods are small crops: read them with the verification
         # settings (RapidOCR detecting at no more than 960 px, not upscaling a thin strip).
         by_name = {e.name: e for e in self.verify_engines}
-        self.mask_engines = [by_name.get(n) or build_engine(n, mc, threads, variant="verify", built=self.ocr_engines)
-                             for n in self.policy.verify.recheck_masks_with]
+        self.mask_engines = [by_name.get(n) or build(n, "verify") for n in self.policy.verify.recheck_masks_with]
         self._lock = threading.Lock()
 
     @property
@@ -333,23 +375,46 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def engine_settings(policy: Policy) -> tuple[Any, ...]:
+    """The parts of a policy that the engines are built from (everything else is
+    passed per screen). Screeners built from equal settings are interchangeable."""
+    return (policy.ocr.engines, policy.ocr.min_confidence, policy.verify.engines, policy.verify.recheck_masks_with)
+
+
 _shared: dict[tuple[Any, ...], Screener] = {}
+_shared_failures: dict[tuple[Any, ...], str] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_screener(policy: Policy, threads: int = 0) -> Screener:
     """This process's Screener for the policy's engine settings, built on first use.
 
-    Engines depend only on the OCR and verification settings; everything else in a
-    policy (style, thresholds, allow lists, DICOM options) is passed per screen, so a
-    new style or allow list never reloads the models. Used by :func:`screen`, the
-    batch workers and the web workers."""
-    key = (policy.ocr.engines, policy.ocr.min_confidence, policy.verify.engines, policy.verify.recheck_masks_with, threads)
+    Engines depend only on :func:`engine_settings`; everything else in a policy
+    (style, thresholds, allow lists, DICOM options) is passed per screen, so a new
+    style or allow list never reloads the models. Used by :func:`screen`, the batch
+    workers and the web workers. An engine that failed to build is not retried for
+    every image (a missing install does not fix itself): its error is raised again."""
+    key = engine_settings(policy) + (threads,)
     with _shared_lock:
+        if key in _shared_failures:
+            raise EngineError(_shared_failures[key])
         screener = _shared.get(key)
         if screener is None:
-            screener = _shared[key] = Screener(policy, threads=threads)
+            try:
+                screener = _shared[key] = Screener(policy, threads=threads)
+            except PhiGuardError as exc:
+                _shared_failures[key] = str(exc)
+                raise
     return screener
+
+
+def _forget_shared_screeners() -> None:
+    # A forked child builds its own (the parent's loader threads do not survive a fork).
+    _shared.clear()
+    _shared_failures.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shared_screeners)
 
 
 def screen(source: str | Path | bytes, policy: Policy | None = None, *, output_format: str | None = None) -> Result:
@@ -358,4 +423,4 @@ def screen(source: str | Path | bytes, policy: Policy | None = None, *, output_f
     return shared_screener(policy).screen(source, policy=policy, output_format=output_format)
 
 
-__all__ = ["Result", "Screener", "screen", "shared_screener", "Where"]
+__all__ = ["Result", "Screener", "engine_settings", "screen", "shared_screener", "Where"]

@@ -98,3 +98,32 @@ def test_report_has_no_raw_phi(screener, samples):
         assert secret not in text
     f = result.report["findings"][0]
     assert {"kind", "masked_value", "boxes", "score", "rule", "where"} <= set(f)
+
+
+def test_mixed_polarity_label_on_a_dark_image_is_masked(screener, samples):
+    """A dark x-ray with a white overlay marker and a white paper label carrying black
+    text: both polarities on one image. The label's name and date are masked and the
+    result passes verification; the light marker stays."""
+    import pytesseract
+    from PIL import ImageDraw, ImageFont
+
+    im = Image.open(samples / "clean_xray.png").convert("RGB")
+    d = ImageDraw.Draw(im)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 22)
+    d.text((30, 30), "PORTABLE", fill=(235, 235, 235), font=font)
+    d.rectangle((420, 640, 780, 740), fill=(248, 248, 248))
+    d.text((440, 655), "SMITH, JOHN", fill=(10, 10, 10), font=font)
+    d.text((440, 695), "DOB 03/14/1961", fill=(10, 10, 10), font=font)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    result = screener.screen(buf.getvalue())
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    assert result.report["verification"]["passed"] is True
+    kinds = {f.kind for f in result.findings if f.where.value == "pixels"}
+    assert "PERSON" in kinds and ({"DATE", "DATE_OF_BIRTH"} & kinds)
+    out = Image.open(io.BytesIO(result.safe_bytes)).convert("L")
+    label = out.crop((420, 640, 780, 740)).resize((1080, 300))
+    read = pytesseract.image_to_string(label).upper()
+    assert "SMITH" not in read and "1961" not in read
+    marker = out.crop((20, 20, 220, 70)).resize((600, 150))
+    assert "PORTABLE" in pytesseract.image_to_string(marker).upper().replace(" ", "")

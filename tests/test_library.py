@@ -53,3 +53,27 @@ def test_detector_load_failure_surfaces_as_engine_error_and_writes_nothing(monke
     screener = pipeline.Screener()
     with pytest.raises(EngineError, match="spaCy model"):
         screener.screen(samples / "xray_overlay.png")
+
+
+def test_background_loader_rebuilds_in_a_forked_child():
+    """The loader thread does not survive a fork: a child asking for the detector
+    builds it itself instead of waiting forever or failing."""
+    import os
+    import time
+
+    from phi_guard.pipeline import _Background
+
+    def slow_build() -> str:
+        time.sleep(0.5)
+        return f"built in {os.getpid()}"
+
+    loader = _Background(slow_build)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it built its own
+        try:
+            os._exit(0 if loader.get() == f"built in {os.getpid()}" else 1)
+        except BaseException:  # noqa: BLE001
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert loader.get() == f"built in {os.getpid()}"

@@ -50,10 +50,10 @@ class Document:
 def distinct_frames(frames: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
     """(index, frame) for each frame whose pixels differ from every earlier one.
 
-    Screening and verification both skip repeated frames (a cine loop repeats the
-    same overlay); they must agree on what "the same" means, so both compare a
-    digest of every byte (a sample of the bytes could call two different frames
-    equal and leave one unread)."""
+    Screening (over the rendered display frames) and DICOM verification (over the
+    stored frames, before rendering) both skip repeated frames: a cine loop repeats
+    the same overlay. Both use a digest of every byte; a sample of the bytes could
+    call two different frames equal and leave one unread."""
     seen: set[bytes] = set()
     for i, frame in enumerate(frames):
         digest = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=20).digest()

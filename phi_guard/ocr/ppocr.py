@@ -130,20 +130,23 @@ class PpOcr:
         quads = self.detect(img)
         if not len(quads):
             return []
-        crops = [_rotate_crop(img, q) for q in quads]
-        recs = self.recognize(crops)
+        cropped = [_rotate_crop(img, q) for q in quads]
+        recs = self.recognize([c for c, _ in cropped])
         lines = []
         h0, w0 = rgb.shape[:2]
-        for quad, crop, (text, score, words) in zip(quads, crops, recs):
+        for quad, (crop, vertical), (text, score, words) in zip(quads, cropped, recs):
             if not text.strip():
-                continue  # as RapidOCR: a line read as nothing is dropped
+                # RapidOCR drops a detected line that reads as nothing; here it stays,
+                # with no words and score 0: detected text that no one could read is
+                # unknown, not clean (the caller reports it as unreadable).
+                text, score, words = "", 0.0, []
             q = quad.astype(np.float64).copy()
             q[:, 1] -= pad_top
             q[:, 0] *= ratio_w
             q[:, 1] *= ratio_h
             q[:, 0] = np.clip(q[:, 0], 0, w0)
             q[:, 1] = np.clip(q[:, 1], 0, h0)
-            word_boxes = _word_boxes(quad, crop.shape, words, pad_top, ratio_w, ratio_h, (w0, h0))
+            word_boxes = _word_boxes(quad, crop.shape, vertical, words, pad_top, ratio_w, ratio_h, (w0, h0))
             lines.append(OcrLine(q, text, score, word_boxes))
         return lines
 
@@ -263,20 +266,19 @@ class PpOcr:
 
 # -- geometry helpers ------------------------------------------------------------------
 def _within_bounds(img: np.ndarray, min_side: int, max_side: int) -> tuple[np.ndarray, float, float]:
+    """Shrink a very large image, enlarge a tiny one (sides rounded to multiples of 32);
+    returns it with the factors that map its coordinates back to the input's."""
     h, w = img.shape[:2]
-    ratio_h = ratio_w = 1.0
     if max(h, w) > max_side:
-        r = max_side / max(h, w)
-        rh, rw = _round32(h * r), _round32(w * r)
-        img = cv2.resize(img, (rw, rh))
-        ratio_h, ratio_w = h / rh, w / rw
-    h2, w2 = img.shape[:2]
-    if min(h2, w2) < min_side:
-        r = min_side / min(h2, w2)
-        rh, rw = _round32(h2 * r), _round32(w2 * r)
-        img = cv2.resize(img, (rw, rh))
-        ratio_h, ratio_w = h / rh, w / rw
-    return img, ratio_h, ratio_w
+        img = _scaled(img, max_side / max(h, w))
+    if min(img.shape[:2]) < min_side:
+        img = _scaled(img, min_side / min(img.shape[:2]))
+    return img, h / img.shape[0], w / img.shape[1]
+
+
+def _scaled(img: np.ndarray, factor: float) -> np.ndarray:
+    ih, iw = img.shape[:2]
+    return cv2.resize(img, (_round32(iw * factor), _round32(ih * factor)))
 
 
 def _vertical_padding(img: np.ndarray, max_ratio: float, min_height: int) -> tuple[np.ndarray, int]:
@@ -330,7 +332,8 @@ def _sorted_boxes(boxes: np.ndarray) -> np.ndarray:
     return by_y[np.lexsort((by_y[:, 0, 0], line_ids))]
 
 
-def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The line's crop, straightened; turned upright (and flagged) if it is a vertical line."""
     w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
     h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
     w, h = max(w, 1), max(h, 1)
@@ -338,19 +341,15 @@ def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     crop = cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
     if crop.shape[0] / crop.shape[1] >= 1.5:
-        crop = np.ascontiguousarray(np.rot90(crop))
-    return crop
+        return np.ascontiguousarray(np.rot90(crop)), True
+    return crop, False
 
 
-def _word_boxes(quad, crop_shape, words, pad_top, ratio_w, ratio_h, size):  # noqa: ANN001
+def _word_boxes(quad, crop_shape, vertical, words, pad_top, ratio_w, ratio_h, size):  # noqa: ANN001
     """Each word's box: its CTC columns placed along the line's crop, mapped back
     through the crop's perspective transform into image coordinates."""
     w0, h0 = size
     ch, cw = crop_shape[:2]
-    vertical = (
-        max(np.linalg.norm(quad[1] - quad[2]), np.linalg.norm(quad[3] - quad[0]))
-        >= 1.5 * max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]), 1e-6)
-    )
     line_box = _to_image_box(quad, pad_top, ratio_w, ratio_h, w0, h0)
     if vertical or not words:
         # A vertical line is rare in overlays: every word gets the whole line's box.

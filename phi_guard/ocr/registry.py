@@ -26,11 +26,10 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, varia
 
         sibling = next((e for e in built or () if isinstance(e, TesseractEngine)), None)
         if variant == "verify":
-            # Plain grey, polarity made dark-on-light: settings unlike the screening
-            # passes, and a third faster than letting Tesseract try each line inverted
-            # (PHI words read on the labelled set: 0.684 vs 0.689).
-            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, try_inverted=False,
-                                   share_api_with=sibling)
+            # Plain grey made dark-on-light (settings unlike the screening passes), and
+            # Tesseract still tries each unsure line inverted: a dark x-ray can carry a
+            # white label with black text, which the global inversion turns light-on-dark.
+            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, share_api_with=sibling)
         return TesseractEngine(min_confidence=min_confidence, share_api_with=sibling)
     raise EngineError(f"unknown OCR engine '{name}'")
 

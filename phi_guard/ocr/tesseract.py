@@ -63,7 +63,7 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5,
-                 try_inverted: bool = True, share_api_with: "TesseractEngine | None" = None):
+                 share_api_with: "TesseractEngine | None" = None):
         try:
             import tesserocr
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -73,12 +73,9 @@ class TesseractEngine:
         self.min_confidence = min_confidence
         self.noise_confidence = 0.4
         self.min_text_height = 7  # px in the original image; smaller is not legible text
-        # Tesseract re-reads each unsure line inverted. On top-hat renderings that finds
-        # real words; on a rendering already made dark-on-light it only costs time.
-        self.try_inverted = try_inverted
         if share_api_with is not None:
             # Engines of one Screener run one after another: they can share the loaded
-            # model (about 0.1 s and 20 MB less at start-up); settings are set per read.
+            # model (about 0.1 s and 20 MB less at start-up); their settings are the same.
             self._api = share_api_with._api
             return
         self._api = tesserocr.PyTessBaseAPI(
@@ -98,7 +95,6 @@ class TesseractEngine:
         for pass_name, rendering, scale in render_passes(image, self.passes):
             engine = f"{self.name}:{pass_name}"
             api = self._api
-            api.SetVariable("tessedit_do_invert", "1" if self.try_inverted else "0")
             api.SetImage(Image.fromarray(rendering))
             with _quiet_leptonica():
                 api.Recognize()
