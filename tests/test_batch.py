@@ -122,7 +122,8 @@ def test_resume_after_a_worker_is_killed(tmp_path, samples):
 def test_ctrl_c_stops_cleanly(tmp_path, samples):
     src = tmp_path / "in"
     src.mkdir()
-    for i in range(8):
+    # Enough files that the scan cannot finish between the first result and the signal.
+    for i in range(30):
         shutil.copy(samples / "xray_overlay.png", src / f"img_{i}.png")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "phi_guard.cli", "scan", str(src), "-o", str(out), "--workers", "2"]
@@ -132,12 +133,14 @@ def test_ctrl_c_stops_cleanly(tmp_path, samples):
     while time.time() < deadline and (not manifest.exists() or not manifest.read_text().strip()):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    stdout, _ = proc.communicate(timeout=240)
-    assert proc.returncode == 2
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 2, (stdout[-800:], stderr[-800:])
     assert "interrupted" in stdout
     for line in manifest.read_text().splitlines():
         entry = json.loads(line)  # every manifest line is whole
         assert (out / entry["output"]).exists()
     assert (out / "summary.csv").exists()
+    # It stopped: the files still queued to the workers were not screened after Ctrl-C.
+    assert len(list(out.rglob("img_*.png"))) < 30
     time.sleep(1)
     assert not [p for p in out.rglob("*.png") if p.stat().st_size == 0]

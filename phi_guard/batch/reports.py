@@ -85,7 +85,8 @@ Thumbnails show the safe copies (never the originals), masked areas outlined in 
 
 def terminal_summary(summary) -> str:  # noqa: ANN001
     parts = [f"{v} {n}" for v, n in sorted(summary.counts.items())]
-    lines = [f"scanned {summary.total} file(s) in {summary.seconds:.1f} s: " + (", ".join(parts) or "nothing to do")]
+    scanned = f"{summary.done + summary.skipped_resume} of {summary.total}" if summary.interrupted else f"{summary.total}"
+    lines = [f"scanned {scanned} file(s) in {summary.seconds:.1f} s: " + (", ".join(parts) or "nothing to do")]
     if summary.skipped_resume:
         lines.append(f"  {summary.skipped_resume} already done in an earlier run (resumed)")
     for e in summary.errors[:10]:

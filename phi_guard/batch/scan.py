@@ -195,9 +195,24 @@ def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: i
             except BrokenProcessPool:
                 raise _WorkerDied("a worker process died; finished files are recorded, rerun with --resume") from None
     except BaseException:
+        _end_workers(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _end_workers(pool) -> None:  # noqa: ANN001 - concurrent.futures.ProcessPoolExecutor
+    """A stopped scan stops now, not after the files already handed to workers (without
+    this, Ctrl-C printed the summary and then waited for every queued file). A worker
+    ended mid-file leaves at most a ``.part`` file, which the next scan removes: outputs
+    are only ever renamed into place when complete. (``_processes`` is CPython's
+    private map of worker processes; Python 3.14 adds ``terminate_workers()``.)"""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:  # pragma: no cover - Python 3.14+
+        terminate()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 def _init_thread_env() -> None:
