@@ -55,6 +55,8 @@ def _one_line_error(r: subprocess.CompletedProcess) -> str:
         (lambda d: shutil.copy(DATA / "malformed/truncated_image.png", d / "t.png") and d / "t.png", "truncated"),
         (lambda d: shutil.copy(DATA / "malformed/broken.png", d / "b.png") and d / "b.png", "corrupt"),
         (lambda d: shutil.copy(DATA / "malformed/crash-2020-10-test.tif", d / "c.tif") and d / "c.tif", "decode"),
+        # libtiff prints its own read errors from C before Pillow raises: still one line.
+        (lambda d: shutil.copy(DATA / "malformed/libtiff_read_error.tif", d / "r.tif") and d / "r.tif", "corrupt"),
         (lambda d: shutil.copy(DATA / "malformed/decompression_bomb.gif", d / "bomb.gif") and d / "bomb.gif", "bomb"),
         (lambda d: (d / "notes.jpg").write_text("not an image at all") and d / "notes.jpg", "not a supported image"),
     ],

@@ -21,6 +21,7 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..policy import Policy
+from ..quiet import quiet_native_stderr
 from .document import Document
 from .sniff import sniff_format
 
@@ -69,13 +70,17 @@ def load_document(data: bytes, policy: Policy, name: str = "<bytes>") -> Documen
         raise UnsupportedFormatError(
             f"{name}: not a supported image (expected JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF or DICOM)"
         )
+    # Decoders of hostile files print C-level warnings (libtiff, OpenJPEG): keep them
+    # off the terminal; what matters becomes a typed error with one clear line.
     if fmt == "DICOM":
         from .dicom import load_dicom  # imported lazily: pydicom is only needed for DICOM
 
-        return load_dicom(data, policy, name)
+        with quiet_native_stderr():
+            return load_dicom(data, policy, name)
     if fmt in ("HEIF", "AVIF"):
         _register_heif()
-    return _load_photo(data, fmt, policy, name)
+    with quiet_native_stderr():
+        return _load_photo(data, fmt, policy, name)
 
 
 def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:

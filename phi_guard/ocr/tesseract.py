@@ -2,15 +2,14 @@
 than pytesseract), over several preprocessed renderings of the frame."""
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ..errors import EngineError
+from ..quiet import quiet_native_stderr
 from ..types import TextRegion, Word
 from .base import OcrReading
 from .preprocess import render_passes
@@ -32,29 +31,6 @@ def find_tessdata() -> str:
         "Tesseract's English language data was not found; install it with "
         "'apt-get install tesseract-ocr-eng' or set TESSDATA_PREFIX"
     )
-
-
-_stderr_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_leptonica():
-    """Leptonica (inside Tesseract) prints 'Error in boxClipToRectangle ...' to the
-    process's stderr on harmless edge cases; keep it off the user's terminal."""
-    with _stderr_lock:
-        try:
-            saved = os.dup(2)
-        except OSError:
-            yield
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
 
 
 class TesseractEngine:
@@ -96,7 +72,7 @@ class TesseractEngine:
             engine = f"{self.name}:{pass_name}"
             api = self._api
             api.SetImage(Image.fromarray(rendering))
-            with _quiet_leptonica():
+            with quiet_native_stderr():  # Leptonica's "Error in boxClipToRectangle ..."
                 api.Recognize()
             it = api.GetIterator()
             line_no = 0
