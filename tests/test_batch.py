@@ -86,18 +86,23 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _scan_command(src: Path, out: Path) -> list[str]:
+    """`phi-guard scan SRC -o OUT --workers 2` as from a terminal: with Python's Ctrl-C
+    handler installed. (A test run started in the background by a non-interactive shell
+    inherits SIGINT as ignored, and Python then keeps ignoring it, as a backgrounded
+    `phi-guard scan ... &` rightly would.)"""
+    launcher = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "sys.argv = ['phi-guard'] + sys.argv[1:]; runpy.run_module('phi_guard.cli', run_name='__main__')")
+    return [sys.executable, "-c", launcher, "scan", str(src), "-o", str(out), "--workers", "2"]
+
+
 def test_resume_after_a_worker_is_killed(tmp_path, samples):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(8):
         shutil.copy(samples / ("xray_overlay.png" if i % 2 else "clean_xray.png"), src / f"img_{i}.png")
     out = tmp_path / "out"
-    # As from a terminal: Python's Ctrl-C handler installed. (A test run started in the
-    # background by a non-interactive shell inherits SIGINT as ignored, and Python then
-    # keeps ignoring it, as a backgrounded `phi-guard scan ... &` rightly would.)
-    launcher = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                "sys.argv = ['phi-guard'] + sys.argv[1:]; runpy.run_module('phi_guard.cli', run_name='__main__')")
-    cmd = [sys.executable, "-c", launcher, "scan", str(src), "-o", str(out), "--workers", "2"]
+    cmd = _scan_command(src, out)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = out / ".phi_guard_manifest.jsonl"
     deadline = time.time() + 240
@@ -131,12 +136,7 @@ def test_ctrl_c_stops_cleanly(tmp_path, samples):
     for i in range(30):
         shutil.copy(samples / "xray_overlay.png", src / f"img_{i}.png")
     out = tmp_path / "out"
-    # As from a terminal: Python's Ctrl-C handler installed. (A test run started in the
-    # background by a non-interactive shell inherits SIGINT as ignored, and Python then
-    # keeps ignoring it, as a backgrounded `phi-guard scan ... &` rightly would.)
-    launcher = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                "sys.argv = ['phi-guard'] + sys.argv[1:]; runpy.run_module('phi_guard.cli', run_name='__main__')")
-    cmd = [sys.executable, "-c", launcher, "scan", str(src), "-o", str(out), "--workers", "2"]
+    cmd = _scan_command(src, out)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = out / ".phi_guard_manifest.jsonl"
     deadline = time.time() + 240
