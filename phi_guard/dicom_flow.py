@@ -17,10 +17,10 @@ from .errors import PhiGuardError
 from .load.dicom import render_frame
 from .load.document import distinct_frames
 from .metadata.dicom_profile import deidentify, header_terms, identifying_strings, load_table, mark_deidentified
-from .ocr import OcrEngine, read_frame, read_regions
+from .ocr import OcrEngine
 from .policy import Policy
 from .types import Box, Finding, MetadataItem
-from .verify import VerifyOutcome, mask_neighbourhoods, unreadable_inside_masks
+from .verify import VerifyOutcome, residual_findings
 
 
 @dataclass
@@ -80,7 +80,7 @@ def encode_dicom_output(doc, header: HeaderStep, masks: list[Box], policy: Polic
         ds.BurnedInAnnotation = "NO"
     mark_deidentified(ds, header.options, pixels_cleaned=doc.has_pixels, tool=f"phi_guard {__version__}")
     if native is None:
-        data, note = encode_dicom(ds, np.zeros((1, 1, 1), np.uint8), False, False)
+        data, _ = encode_dicom(ds, np.zeros((1, 1, 1), np.uint8), False, False)
         return data, "header only (no pixel data)"
     return encode_dicom(ds, native, pixels_changed, palette)
 
@@ -122,11 +122,7 @@ def verify_dicom_output(
         return VerifyOutcome(False, tuple(problems), ())
     residual: list[Finding] = []
     for i, frame in distinct_frames(frames):
-        rendered = render_frame(frame, ds)
-        reading = read_frame(engines, rendered, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
-        if i == 0 and masks and mask_engines:
-            reading = reading + read_regions(mask_engines, rendered, mask_neighbourhoods(masks, rendered.shape[1], rendered.shape[0]), i)
-        residual += [f for f in detector.detect(reading, policy, terms, frame=i) if not unreadable_inside_masks(f, masks)]
+        residual += residual_findings(render_frame(frame, ds), i, masks, policy, engines, detector, terms, mask_engines)
     return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
 
 

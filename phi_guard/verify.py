@@ -56,11 +56,21 @@ def verify_output(
             if region.size and int(region.max()) - int(region.min()) > (48 if lossy else 0):
                 problems.append("a filled mask is not solid in the output")
                 break
-    reading = read_frame(engines, pixels, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
-    if mask_engines and masks:
-        reading = reading + read_regions(mask_engines, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]))
-    residual = [f for f in detector.detect(reading, policy, header_terms) if not unreadable_inside_masks(f, masks)]
+    residual = residual_findings(pixels, 0, masks, policy, engines, detector, header_terms, mask_engines)
     return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
+
+
+def residual_findings(
+    pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: list[OcrEngine],
+    detector, header_terms: tuple[str, ...], mask_engines: list[OcrEngine] | None,  # noqa: ANN001
+) -> list[Finding]:
+    """Identifiers still readable in one output frame: the whole frame re-read by the
+    verification engines, the masks' neighbourhoods by ``mask_engines``, then detected.
+    (Masks apply to every frame; a mask's surroundings are re-read in frame 0.)"""
+    reading = read_frame(engines, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
+    if frame == 0 and mask_engines and masks:
+        reading = reading + read_regions(mask_engines, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]), frame)
+    return [f for f in detector.detect(reading, policy, header_terms, frame=frame) if not unreadable_inside_masks(f, masks)]
 
 
 def unreadable_inside_masks(f: Finding, masks: list[Box]) -> bool:
