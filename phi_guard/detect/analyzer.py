@@ -203,12 +203,18 @@ class Detector:
         findings += self._unreadable(reading, policy, frame)
         return merge_findings(findings)
 
+    def _ad_hoc_recognizers(self, policy: Policy, header_terms: tuple[str, ...]) -> list:
+        """Recognizers that depend on the call: the policy's name recognizers and, for
+        DICOM, the identifying values of this file's header."""
+        recs = list(self._policy_recognizers(policy))
+        if header_terms:
+            recs.append(TermListRecognizer(header_terms))
+        return recs
+
     def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
         """PHI spans in free text (a DICOM description): (start, end, kind)."""
-        ad_hoc = list(self._policy_recognizers(policy))
-        if header_terms:
-            ad_hoc.append(TermListRecognizer(header_terms))
-        results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold, ad_hoc_recognizers=ad_hoc)
+        results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
+                                        ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
         wanted = set(policy.detect.entities)
         return [(r.start, r.end, r.entity_type) for r in results if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted]
 
@@ -224,12 +230,10 @@ class Detector:
         for t in unique:
             starts.append(pos)
             pos += len(t) + 1
-        ad_hoc = list(self._policy_recognizers(policy))
-        if header_terms:
-            ad_hoc.append(TermListRecognizer(header_terms))
         try:
             results = self.analyzer.analyze(
-                text=joined, language="en", score_threshold=policy.detect.score_threshold, ad_hoc_recognizers=ad_hoc
+                text=joined, language="en", score_threshold=policy.detect.score_threshold,
+                ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms),
             )
         except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
             raise EngineError(f"PHI detection failed ({type(exc).__name__}); the image cannot be screened") from None

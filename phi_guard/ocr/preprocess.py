@@ -46,19 +46,18 @@ def render_passes(image: np.ndarray, names: tuple[str, ...]) -> list[tuple[str, 
     gray = to_gray(image)
     factor = upscale_factor(gray)
     big = _resize(gray, factor)
+    kernel = max(15, int(25 * factor))  # glyph strokes of upscaled text stay under it
     out: list[tuple[str, np.ndarray, float]] = []
     for name in names:
         if name == "gray":
             out.append((name, big, factor))
-        elif name == "inverted":
-            out.append((name, 255 - big, factor))
         elif name == "tophat-white":
-            out.append((name, tophat(big, bright_text=True, kernel=max(15, int(25 * factor))), factor))
+            out.append((name, tophat(big, bright_text=True, kernel=kernel), factor))
         elif name == "tophat-black":
-            out.append((name, tophat(big, bright_text=False, kernel=max(15, int(25 * factor))), factor))
+            out.append((name, tophat(big, bright_text=False, kernel=kernel), factor))
         elif name == "gray-dark-text":
             # Grey with the image's polarity made dark-on-light (a dark medical image
-            # with light overlay text is inverted): Tesseract need not try inverting.
+            # with light overlay text is inverted), the way Tesseract reads best.
             out.append((name, 255 - big if float(big.mean()) < 128 else big, factor))
         else:
             raise ValueError(f"unknown preprocessing pass '{name}'")
