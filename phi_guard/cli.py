@@ -88,7 +88,6 @@ def _default_output(inp: Path) -> Path:
 
 def _check(args: argparse.Namespace) -> int:
     from .errors import PhiGuardError, UsageError
-    from .policy import Policy
     from .write import atomic_write, format_for_path
 
     inp = Path(args.input)
@@ -99,9 +98,7 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("the output would overwrite the input; choose another -o path")
         if report_path and inp.exists() and report_path.resolve() == inp.resolve():
             raise UsageError("the report would overwrite the input; choose another --report path")
-        policy = Policy.load(args.policy) if args.policy else Policy.default()
-        if args.style:
-            policy = policy.with_style(args.style)
+        policy = _policy_from(args)
         if args.include_phi:
             from dataclasses import replace
 
@@ -135,6 +132,16 @@ def _check(args: argparse.Namespace) -> int:
 
 
 
+def _policy_from(args: argparse.Namespace):  # noqa: ANN202 - phi_guard.policy.Policy, imported lazily
+    """The policy file given (or the defaults), with a --style override where the command has one."""
+    from .policy import Policy
+
+    policy = Policy.load(args.policy) if args.policy else Policy.default()
+    if getattr(args, "style", None):
+        policy = policy.with_style(args.style)
+    return policy
+
+
 class _Progress:
     """A one-line progress bar on a terminal; plain periodic lines otherwise."""
 
@@ -164,12 +171,9 @@ def _scan(args: argparse.Namespace) -> int:
     from .batch import scan_folder
     from .batch.reports import terminal_summary
     from .errors import PhiGuardError
-    from .policy import Policy
 
     try:
-        policy = Policy.load(args.policy) if args.policy else Policy.default()
-        if args.style:
-            policy = policy.with_style(args.style)
+        policy = _policy_from(args)
         summary = scan_folder(
             args.input_dir, args.output_dir, workers=args.workers, policy=policy, report_dir=args.report_dir,
             resume=args.resume, engine="dask" if args.scheduler else args.engine, scheduler=args.scheduler,
@@ -187,14 +191,13 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 def _serve(args: argparse.Namespace) -> int:
     from .errors import PhiGuardError
-    from .policy import Policy
 
     api_key = args.api_key or os.environ.get("PHI_GUARD_API_KEY") or None
     if args.host not in _LOCAL_HOSTS and not api_key:
         print("phi-guard: error: binding to a non-local address needs an API key (--api-key or PHI_GUARD_API_KEY)", file=sys.stderr)
         return EXIT_ERROR
     try:
-        policy = Policy.load(args.policy) if args.policy else Policy.default()
+        policy = _policy_from(args)
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)
         return exc.exit_code
