@@ -23,12 +23,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .. import __version__
 from ..policy import Policy
+from ..write import default_extension
 from .pool import ScreeningPool, b64
 
 _MEDIA = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "WEBP": "image/webp", "BMP": "image/bmp",
           "GIF": "image/gif", "HEIF": "image/heif", "AVIF": "image/avif", "DICOM": "application/dicom"}
-_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp", "GIF": ".gif", "HEIF": ".heic",
-        "AVIF": ".avif", "DICOM": ".dcm"}
 _OUTPUTS = {"same": None, "png": "PNG", "jpg": "JPEG", "dcm": "DICOM"}
 
 
@@ -167,7 +166,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         if safe is not None:
             fmt = result["output_format"]
             rid = secrets.token_urlsafe(18)
-            filename = f"{Path(name).stem}.safe{_EXT.get(fmt, '.bin')}"
+            filename = f"{Path(name).stem}.safe{default_extension(fmt)}"
             state["results"][rid] = _Stored(safe, _MEDIA.get(fmt, "application/octet-stream"), filename, time.monotonic() + cfg.result_ttl_s)
             body["image"] = {"media_type": _MEDIA.get(fmt), "filename": filename, "base64": b64(safe) if include_image else None}
             body["image_url"] = f"/v1/results/{rid}"
