@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from run_core_bench import PEER_PY, leaked, presidio_set, run_phi_guard  # noqa: E402
 
 from phi_guard.detect.names import load_gazetteer  # noqa: E402
-from phi_guard.load.dicom import render_frame  # noqa: E402
-from phi_guard.metadata.dicom_profile import header_terms, identifying_strings  # noqa: E402
+from phi_guard.formats.dicom.decode import render_frame  # noqa: E402
+from phi_guard.formats.dicom.profile import header_terms, identifying_strings  # noqa: E402
 
 
 def presidio_items() -> list[dict]:

@@ -4,9 +4,10 @@ Reasons name kinds and counts, never values."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from .policy import Policy
-from .types import Box, Decision, Finding, MetadataItem, Verdict
+from .types import Box, Decision, Finding, MetadataItem, Verdict, VerifyOutcome
 
 
 def masked_fraction(boxes: list[Box], width: int, height: int) -> float:
@@ -22,12 +23,36 @@ def masked_fraction(boxes: list[Box], width: int, height: int) -> float:
 
 
 def kinds_summary(findings: list[Finding]) -> str:
+    """``DATE x2, PERSON``: the kinds found and how often (for reasons; never values)."""
     counts = Counter(f.kind for f in findings)
     return ", ".join(f"{k} x{n}" if n > 1 else k for k, n in sorted(counts.items()))
 
 
 def decide(
-    pixel_findings: list[Finding], metadata: list[MetadataItem], padded_boxes: list[Box], width: int, height: int, policy: Policy
+    pixel_findings: list[Finding], metadata: Sequence[MetadataItem], padded_boxes: list[Box], width: int, height: int,
+    policy: Policy, *, overlay_findings: Sequence[Finding] = (), verification: VerifyOutcome | None = None, rounds: int = 0,
+) -> Decision:
+    """The verdict for one redaction round, with reasons.
+
+    Takes the findings in the pixels and in planes drawn over them (overlays), the
+    metadata removed, the padded masks and the frame size; after a verification
+    (``verification``, the ``rounds`` done so far) it blocks on a fault of the output or
+    on identifiers still readable once the policy's rounds are used up."""
+    decision = _decide_pixels(pixel_findings, metadata, padded_boxes, width, height, policy)
+    if overlay_findings and not policy.dicom.remove_overlays:
+        return Decision(Verdict.BLOCKED, decision.reasons + ("identifiers in a DICOM overlay plane that the policy keeps",))
+    if decision.verdict is Verdict.BLOCKED or verification is None or verification.ok:
+        return decision
+    if verification.problems:
+        return Decision(Verdict.BLOCKED, decision.reasons + ("verification failed: " + "; ".join(verification.problems),))
+    if rounds >= policy.verify.max_rounds:
+        kinds = ", ".join(sorted({f.kind for f in verification.residual}))
+        return Decision(Verdict.BLOCKED, decision.reasons + (f"identifiers still readable after {rounds} redaction round(s): {kinds}",))
+    return decision
+
+
+def _decide_pixels(
+    pixel_findings: list[Finding], metadata: Sequence[MetadataItem], padded_boxes: list[Box], width: int, height: int, policy: Policy
 ) -> Decision:
     reasons: list[str] = []
     risky = [m for m in metadata if m.phi_risk]

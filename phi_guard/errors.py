@@ -51,3 +51,10 @@ class EngineError(PhiGuardError):
 
 class OutputError(PhiGuardError):
     code = "output_failed"
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type), at most 120 characters,
+    for a one-line error about a file that could not be read."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]

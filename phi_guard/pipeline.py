@@ -1,6 +1,11 @@
 """The screening pipeline, top to bottom:
 
-    load -> strip metadata -> OCR -> detect -> decide -> redact -> verify -> report
+    load -> read -> strip metadata -> detect -> decide -> redact -> verify -> report
+
+Each step is one call into its stage; what differs between photos and DICOM lives in
+the format adapters (:mod:`phi_guard.formats`), never here. Metadata is stripped after
+the OCR has read the pixels: a DICOM header's free text is cleaned by the detector,
+which loads in the background meanwhile.
 
 :class:`Screener` builds the engines once (OCR models, Presidio, spaCy) and
 reuses them for every image; the CLI, the batch workers and the web app all go
@@ -9,32 +14,30 @@ through :meth:`Screener.screen`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import hashlib
 import importlib
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .decide import decide
-from .detect import merge_findings
+from .detect import find_in_readings, merge_findings
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
-from .load import Document, distinct_frames, load_document, read_input
-from .metadata import inventory_container, metadata_findings
-from .ocr import OcrEngine, build_engine, read_frame
+from .formats import Encoded, adapter_for
+from .formats.base import digest
+from .load import load_document, read_input
+from .ocr import OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
-from .redact import pad_boxes, redact
+from .redact import pad_boxes
 from .report import build_report
-from .types import Decision, Finding, MetadataItem, Verdict, Where
-from .dicom_flow import dicom_header_step, encode_dicom_output, verify_dicom_output
-from .verify import verify_output
-from .write import atomic_write, encode_image, format_for_path
+from .timing import Stopwatch
+from .types import Decision, Finding, MetadataItem, Verdict, VerifyOutcome, Where
+from .verify import VERIFY_SETTINGS, VerificationLog, VerifyEngines, verify_output
+from .write import atomic_write, format_for_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from .detect import Detector
@@ -167,9 +170,13 @@ class Screener:
         *,
         ocr_engines: list[OcrEngine] | None = None,
         verify_engines: list[OcrEngine] | None = None,
+        mask_engines: list[OcrEngine] | None = None,
         detector: Detector | None = None,
         threads: int = 0,
     ) -> None:
+        """Build (or take) the engines: ``ocr_engines`` screen, ``verify_engines`` re-read
+        outputs, ``mask_engines`` re-read the masks' neighbourhoods; by default they are
+        built from the policy. Raises EngineError when an engine cannot be built."""
         self.policy = policy or Policy.default()
         # Presidio and spaCy load in the background (started first: they take longest)
         # while the OCR engines are built and the first image is decoded and read.
@@ -181,21 +188,23 @@ class Screener:
         # this Screener's lock); injected engines are never shared.
         ours: list[OcrEngine] = []
 
-        def build(name: str, variant: str = "screen") -> OcrEngine:
-            engine = build_engine(name, mc, threads, variant=variant, built=ours)
+        def build(name: str, settings: ReadSettings = ReadSettings()) -> OcrEngine:
+            engine = build_engine(name, mc, threads, settings, built=ours)
             ours.append(engine)
             return engine
 
         self.ocr_engines = ocr_engines or [build(n) for n in self.policy.ocr.engines]
-        self.verify_engines = verify_engines or [build(n, "verify") for n in self.policy.verify.engines]
+        self.verify_engines = verify_engines or [build(n, VERIFY_SETTINGS) for n in self.policy.verify.engines]
         # Mask neighbourhoods are small crops: read them with the verification
         # settings (RapidOCR detecting at no more than 960 px, not upscaling a thin strip).
         by_name = {e.name: e for e in self.verify_engines}
-        self.mask_engines = [by_name.get(n) or build(n, "verify") for n in self.policy.verify.recheck_masks_with]
+        self.mask_engines = mask_engines if mask_engines is not None else [
+            by_name.get(n) or build(n, VERIFY_SETTINGS) for n in self.policy.verify.recheck_masks_with]
         self._lock = threading.Lock()
 
     @property
-    def detector(self) -> "Detector":
+    def detector(self) -> Detector:
+        """The identifier detector (waits for the background load on first use)."""
         if self._detector is None:
             assert self._detector_loader is not None
             self._detector = self._detector_loader.get()
@@ -231,148 +240,75 @@ class Screener:
                 ) from exc
 
     # -- the flow -------------------------------------------------------------------
-    def _screen(self, source: str | Path | bytes, policy: Policy, output_format: str | None, name: str | None) -> Result:
-        t: dict[str, float] = {}
-        t0 = time.perf_counter()
+    def _screen(self, source: str | Path | bytes, policy: Policy, requested_format: str | None, name: str | None) -> Result:
+        clock = Stopwatch(("load", "metadata", "ocr", "detect", "redact", "verify"))
 
-        # 1. load: bytes in, decoded display pixels out (typed errors for bad input)
-        data, display_name = read_input(source, policy.limits.max_bytes)
-        doc: Document = load_document(data, policy, name or display_name)
-        is_dicom = doc.format == "DICOM"
-        t["load"] = time.perf_counter() - t0
+        # 1. load: bytes in, decoded frames and the renderings to read out (typed errors
+        #    for bad input); the output format is settled before any expensive work.
+        with clock("load"):
+            data, display_name = read_input(source, policy.limits.max_bytes)
+            doc = load_document(data, policy, name or display_name)
+            source_format = adapter_for(doc.format)
+            out_fmt = source_format.output_format(doc, requested_format)
+            writer = adapter_for(out_fmt)
 
-        # 2. metadata: photos are inventoried (nothing is carried to the output);
-        #    a DICOM header is de-identified by the Annex E profile on a copy.
-        tm = time.perf_counter()
-        header_terms: tuple[str, ...] = ()
-        header = None
-        if is_dicom:
-            header = dicom_header_step(doc, policy, self.detector)
-            metadata, header_terms = header.items, header.terms
-        else:
-            metadata = inventory_container(doc.data, doc.format)
-        meta_findings = metadata_findings(metadata)
-        t["metadata"] = time.perf_counter() - tm
+        # 2. read: OCR every rendering (every distinct frame, and planes drawn over them)
+        with clock("ocr"):
+            readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap)
 
-        # 3. OCR and 4. detect, on every distinct frame (and DICOM overlay plane)
-        tm = time.perf_counter()
-        pixel_findings, overlay_findings, t_ocr = self._read_and_detect(doc, policy, header_terms)
-        t["ocr"], t["detect"] = t_ocr, time.perf_counter() - tm - t_ocr
+        # 3. strip metadata: the container's inventory, and what it says about the patient
+        with clock("metadata"):
+            metadata = source_format.strip_metadata(doc, policy, functools.partial(self._find_in_text, policy))
 
-        out_fmt = output_format or _writable(doc.format)
-        if out_fmt == "DICOM" and not is_dicom:
-            raise UsageError(f"{doc.source_name}: is a {doc.format} image; it can only be written as an image, not as DICOM")
-        if not doc.has_pixels and out_fmt != "DICOM":
-            raise UsageError(f"{doc.source_name}: has no pixel data; only a DICOM output (.dcm) can be written")
-        h, w = (doc.height, doc.width) if doc.has_pixels else (0, 0)
-        rounds = 0
-        verification: dict[str, Any] = {"engines": [e.name for e in self.verify_engines],
-                                        "mask_recheck_engines": [e.name for e in self.mask_engines], "rounds": 0, "passed": False}
-        safe: bytes | None = None
-        output_note = ""
-        masks: list[tuple[int, int, int, int]] = []
-        t["redact"] = t["verify"] = 0.0
+        # 4. detect identifiers in what was read
+        with clock("detect"):
+            pixel_findings, overlay_findings = find_in_readings(self.detector, doc.renderings, readings, policy, metadata.terms)
+
+        engines = VerifyEngines(self.verify_engines, self.mask_engines)
+        log = VerificationLog([e.name for e in self.verify_engines], [e.name for e in self.mask_engines])
+        encoded: Encoded | None = None
+        outcome: VerifyOutcome | None = None
         while True:
             # 5. decide (a fixed overlay position found in one frame is masked in all)
-            boxes = [b for f in pixel_findings for b in f.boxes]
-            masks = pad_boxes(boxes, w, h, policy.redact)
-            decision = decide(pixel_findings, metadata, masks, w, h, policy)
-            if overlay_findings and not policy.dicom.remove_overlays:
-                decision = Decision(Verdict.BLOCKED, decision.reasons + ("identifiers in a DICOM overlay plane that the policy keeps",))
-            if decision.verdict is Verdict.BLOCKED:
+            masks = pad_boxes([b for f in pixel_findings for b in f.boxes], doc.width, doc.height, policy.redact)
+            decision = decide(pixel_findings, metadata.items, masks, doc.width, doc.height, policy,
+                              overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds)
+            if decision.verdict is Verdict.BLOCKED or (outcome is not None and outcome.ok):
                 break
             # 6. redact and encode into a fresh container
-            tm = time.perf_counter()
-            if out_fmt == "DICOM":
-                encoded, output_note = encode_dicom_output(doc, header, masks, policy)
-            else:
-                cleaned = redact(doc.frames[0], masks, policy.redact) if masks else doc.frames[0]
-                encoded = encode_image(cleaned, out_fmt, policy)
-                if len(doc.frames) > 1:
-                    output_note = f"first of {len(doc.frames)} frames exported"
-            t["redact"] += time.perf_counter() - tm
+            with clock("redact"):
+                encoded = writer.encode(doc, metadata, masks, policy, out_fmt)
             # 7. verify: decode, inspect the container, re-read and re-detect the output
-            tm = time.perf_counter()
-            if out_fmt == "DICOM":
-                outcome = verify_dicom_output(encoded, doc, masks, policy, self.verify_engines, self.detector,
-                                              header_terms, self.mask_engines)
-            else:
-                outcome = verify_output(encoded, out_fmt, doc.frames[0].shape, masks, policy, self.verify_engines,
-                                        self.detector, header_terms, mask_engines=self.mask_engines)
-            t["verify"] += time.perf_counter() - tm
-            rounds += 1
-            verification["rounds"] = rounds
-            if outcome.ok:
-                safe = encoded
-                verification["passed"] = True
-                break
-            if outcome.problems:
-                verification["problems"] = list(outcome.problems)
-                decision = Decision(Verdict.BLOCKED, decision.reasons + ("verification failed: " + "; ".join(outcome.problems),))
-                break
-            verification["residual_kinds"] = sorted({f.kind for f in outcome.residual})
-            if rounds >= policy.verify.max_rounds:
-                decision = Decision(
-                    Verdict.BLOCKED,
-                    decision.reasons + (f"identifiers still readable after {rounds} redaction round(s): "
-                                        + ", ".join(sorted({f.kind for f in outcome.residual})),),
-                )
-                break
-            # Still readable (or newly seen by the verification engines): mask those too.
-            pixel_findings = merge_findings(pixel_findings + list(outcome.residual), across_frames=True)
+            with clock("verify"):
+                outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, self.detector)
+            log.record(outcome)
+            if outcome.residual and not outcome.problems and log.rounds < policy.verify.max_rounds:
+                # Still readable (or newly seen by the verification engines): mask those too.
+                pixel_findings = merge_findings(pixel_findings + list(outcome.residual), across_frames=True)
+                outcome = None
 
-        t["total"] = time.perf_counter() - t0
-        findings = tuple(pixel_findings) + tuple(overlay_findings) + tuple(meta_findings)
-        notes = list(doc.notes) + ([output_note] if output_note else [])
+        # 8. report
+        safe = encoded.data if encoded is not None and outcome is not None and outcome.ok else None
+        findings = tuple(pixel_findings) + tuple(overlay_findings) + metadata.findings
         report = build_report(
             input_info={"name": doc.source_name, "sha256": doc.sha256, "bytes": len(doc.data), "format": doc.format,
-                        "width": w, "height": h, "frames_in_file": doc.frame_count_in_file},
+                        "width": doc.width, "height": doc.height, "frames_in_file": doc.frame_count_in_file},
             decision=decision,
             findings=list(findings),
-            metadata=metadata,
+            metadata=list(metadata.items),
             masks=masks if decision.verdict is not Verdict.BLOCKED else [],
             policy=policy,
             engines=dict(self.engine_versions),
-            timings=t,
-            output_info=({"format": out_fmt, "bytes": len(safe), "sha256": _sha256(safe)} if safe else None),
-            verification=verification,
-            notes=notes,
+            timings=clock.report(),
+            output_info=({"format": out_fmt, "bytes": len(safe), "sha256": digest(safe)} if safe else None),
+            verification=log.as_dict(),
+            notes=list(doc.notes) + ([encoded.note] if encoded is not None and encoded.note else []),
         )
-        if header is not None:
-            report["dicom"] = {"profile": header.profile, "options": header.options, "attributes": header.actions,
-                               "pixels": "none (header only)" if not doc.has_pixels else "screened",
-                               "burned_in_annotation_in_input": header.burned_in}
-        return Result(decision, findings, tuple(metadata), report, safe, out_fmt if safe else None)
+        report.update(metadata.report_sections)
+        return Result(decision, findings, metadata.items, report, safe, out_fmt if safe else None)
 
-    def _read_and_detect(self, doc: Document, policy: Policy, header_terms: tuple[str, ...]) -> tuple[list[Finding], list[Finding], float]:
-        """Screen each distinct frame: the first with every engine, the rest with the
-        first engine (cine frames repeat the same overlay on changing anatomy)."""
-        findings: list[Finding] = []
-        t_ocr = 0.0
-        for n, (i, frame) in enumerate(distinct_frames(doc.frames)):  # identical frames are screened once
-            engines = self.ocr_engines if n == 0 else self.ocr_engines[:1]
-            tm = time.perf_counter()
-            reading = read_frame(engines, frame, i, policy.ocr.tile_size, policy.ocr.tile_overlap)
-            t_ocr += time.perf_counter() - tm
-            findings += self.detector.detect(reading, policy, header_terms, frame=i)
-        overlay_findings: list[Finding] = []
-        for group, plane in doc.overlays:
-            tm = time.perf_counter()
-            reading = read_frame(self.ocr_engines, plane, 0, policy.ocr.tile_size, policy.ocr.tile_overlap)
-            t_ocr += time.perf_counter() - tm
-            for f in self.detector.detect(reading, policy, header_terms):
-                overlay_findings.append(dataclasses.replace(f, where=Where.OVERLAY, rule=f"overlay {group:04X}: {f.rule}"))
-        # The same overlay text at the same place in many frames is one finding
-        # (its masks apply to every frame anyway).
-        return merge_findings(findings, across_frames=True), overlay_findings, t_ocr
-
-
-def _writable(fmt: str) -> str:
-    return {"MPO": "JPEG", "GIF": "PNG"}.get(fmt, fmt)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    def _find_in_text(self, policy: Policy, text: str, terms: tuple[str, ...]) -> list[tuple[int, int, str]]:
+        return self.detector.find_in_text(text, policy, terms)
 
 
 def engine_settings(policy: Policy) -> tuple[Any, ...]:

@@ -108,20 +108,6 @@ class DicomPolicy:
     secret: str
     remove_overlays: bool
 
-    def options(self):  # noqa: ANN201 - phi_guard.metadata.dicom_profile.DicomOptions
-        from .metadata.dicom_profile import DicomOptions
-
-        return DicomOptions(
-            retain_temporal=self.retain_temporal,
-            retain_patient_characteristics=self.retain_patient_characteristics,
-            retain_device_identity=self.retain_device_identity,
-            retain_uids=self.retain_uids,
-            clean_descriptors=self.clean_descriptors,
-            retain_safe_private=self.retain_safe_private,
-            safe_private_tags=self.safe_private_tags,
-            secret=self.secret,
-        )
-
 
 @dataclass(frozen=True)
 class Policy:

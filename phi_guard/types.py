@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import numpy.typing as npt
 
 Box = tuple[int, int, int, int]
 
@@ -92,6 +97,31 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Rendering:
+    """One 8-bit image the OCR engines read: a rendering of a frame as displayed, or
+    a plane drawn over it (a DICOM overlay). A format may give several renderings
+    of one frame; their findings all map to that frame's pixels."""
+
+    pixels: npt.NDArray[np.uint8] = field(repr=False)
+    frame: int = 0
+    where: Where = Where.PIXELS
+    label: str = ""  # prefixes the findings' rule, e.g. "overlay 6000"
+    # Read by every screening engine, or by the first one only (further frames of a
+    # cine loop repeat the first frame's overlay on changing anatomy).
+    all_engines: bool = True
+
+
+@dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """One verification of an encoded output. ``problems``: container faults (each
+    blocks); ``residual``: identifiers still readable in the output pixels."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    residual: tuple[Finding, ...]

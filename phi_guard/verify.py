@@ -1,75 +1,56 @@
 """Verify stage: re-screen what is about to be written.
 
-The encoded output is decoded again (the same loader and limits as any input),
-its container is inventoried (it must carry no metadata that could identify
-anyone), filled masks must still be solid, and the pixels are read again by the
-verification engines (different settings from the screening pass) and run
-through detection. Anything found goes back to redaction; what cannot be fixed
-is blocked."""
+The output format's adapter decodes the encoded output again and inspects its
+container (no metadata that could identify anyone, masks still solid, the header
+clean); the decoded frames are then read again by the verification engines (set up
+differently from the screening pass, :data:`VERIFY_SETTINGS`) and run through
+detection. Anything found goes back to redaction; what cannot be fixed is blocked."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .errors import PhiGuardError
-from .load import load_document
-from .metadata import inventory_container
-from .ocr import OcrEngine, read_frame, read_regions
+from .detect.pixels import PixelDetector
+from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
+from .ocr import OcrEngine, ReadSettings, read_frame, read_regions
 from .policy import Policy
-from .types import Box, Finding
+from .types import Box, Finding, VerifyOutcome
+
+# Verification is not the same reading repeated: RapidOCR detects text at no more than
+# 960 px, and Tesseract reads plain grey made dark-on-light (unlike its screening
+# passes), still trying each unsure line inverted: a dark x-ray can carry a white
+# label with black text, which the global inversion turns light-on-dark.
+VERIFY_SETTINGS = ReadSettings(det_max_side=960, tesseract_passes=("gray-dark-text",))
 
 
 @dataclass(frozen=True)
-class VerifyOutcome:
-    ok: bool
-    problems: tuple[str, ...]
-    residual: tuple[Finding, ...]  # PHI still readable in the output pixels
+class VerifyEngines:
+    """The engines that re-read an output: the whole frames, and the masks' neighbourhoods."""
+
+    frames: list[OcrEngine]
+    masks: list[OcrEngine] = field(default_factory=list)
 
 
-def verify_output(
-    encoded: bytes,
-    fmt: str,
-    expected_shape: tuple[int, ...],
-    masks: list[Box],
-    policy: Policy,
-    engines: list[OcrEngine],
-    detector,  # noqa: ANN001 - phi_guard.detect.Detector
-    header_terms: tuple[str, ...] = (),
-    mask_engines: list[OcrEngine] | None = None,
-) -> VerifyOutcome:
-    problems: list[str] = []
-    try:
-        doc = load_document(encoded, policy, "output")
-    except PhiGuardError as exc:
-        return VerifyOutcome(False, (f"the output does not decode ({exc.code})",), ())
-    pixels = doc.frames[0]
-    if pixels.shape[:2] != tuple(expected_shape[:2]):
-        problems.append("the output's size differs from the screened pixels")
-    leftovers = [m for m in inventory_container(encoded, fmt) if m.phi_risk]
-    if leftovers:
-        problems.append("the output still carries metadata: " + ", ".join(sorted({m.carrier for m in leftovers})))
-    if policy.redact.style == "fill":
-        lossy = fmt in ("JPEG", "MPO", "HEIF", "AVIF")
-        for x0, y0, x1, y1 in masks:
-            region = pixels[y0:y1, x0:x1].astype(np.int16)
-            if region.size and int(region.max()) - int(region.min()) > (48 if lossy else 0):
-                problems.append("a filled mask is not solid in the output")
-                break
-    residual = residual_findings(pixels, 0, masks, policy, engines, detector, header_terms, mask_engines)
-    return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual))
+def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metadata: MetadataStep, masks: list[Box],
+                  policy: Policy, engines: VerifyEngines, detector: PixelDetector) -> VerifyOutcome:
+    """Check ``encoded`` with the adapter that wrote it, then re-read and re-detect its frames."""
+    check = writer.check_output(encoded, doc, metadata, masks, policy)
+    residual: list[Finding] = []
+    for i, pixels in check.frames:
+        residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms)
+    return VerifyOutcome(not check.problems and not residual, check.problems, tuple(residual))
 
 
-def residual_findings(
-    pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: list[OcrEngine],
-    detector, header_terms: tuple[str, ...], mask_engines: list[OcrEngine] | None,  # noqa: ANN001
-) -> list[Finding]:
+def residual_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines,
+                      detector: PixelDetector, header_terms: tuple[str, ...]) -> list[Finding]:
     """Identifiers still readable in one output frame: the whole frame re-read by the
-    verification engines, the masks' neighbourhoods by ``mask_engines``, then detected.
+    verification engines, the masks' neighbourhoods by the mask engines, then detected.
     (Masks apply to every frame; a mask's surroundings are re-read in frame 0.)"""
-    reading = read_frame(engines, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
-    if frame == 0 and mask_engines and masks:
-        reading = reading + read_regions(mask_engines, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]), frame)
+    reading = read_frame(engines.frames, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
+    if frame == 0 and engines.masks and masks:
+        reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]), frame)
     return [f for f in detector.detect(reading, policy, header_terms, frame=frame) if not unreadable_inside_masks(f, masks)]
 
 
@@ -96,4 +77,35 @@ def mask_neighbourhoods(masks: list[Box], width: int, height: int) -> list[Box]:
                 break
         else:
             merged.append(g)
-    return [tuple(m) for m in merged]  # type: ignore[misc]
+    return [(m[0], m[1], m[2], m[3]) for m in merged]
+
+
+@dataclass
+class VerificationLog:
+    """What the report says about verification, kept up to date round by round."""
+
+    engines: list[str]
+    mask_recheck_engines: list[str]
+    rounds: int = 0
+    passed: bool = False
+    problems: list[str] = field(default_factory=list)
+    residual_kinds: list[str] = field(default_factory=list)
+
+    def record(self, outcome: VerifyOutcome) -> None:
+        """Count one verification round and what it found."""
+        self.rounds += 1
+        self.passed = outcome.ok
+        if outcome.problems:
+            self.problems = list(outcome.problems)
+        elif outcome.residual:
+            self.residual_kinds = sorted({f.kind for f in outcome.residual})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report's ``verification`` section."""
+        out: dict[str, Any] = {"engines": self.engines, "mask_recheck_engines": self.mask_recheck_engines,
+                               "rounds": self.rounds, "passed": self.passed}
+        if self.problems:
+            out["problems"] = self.problems
+        if self.residual_kinds:
+            out["residual_kinds"] = self.residual_kinds
+        return out

@@ -1,86 +1,41 @@
-"""Write stage: encode pixels into a fresh container, and write files atomically.
-
-The encoder is given a brand-new image built from the pixel array alone, with
-explicit save options: no EXIF, XMP, ICC, comments, text chunks or thumbnails
-can ride along from the input (plain Pillow re-saving of the opened image
-carries some of them over)."""
+"""Output files: the extension of each writable format, and atomic writes (a crash
+never leaves a half-written file under the final name)."""
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from .errors import UsageError
 
-from .errors import OutputError, UsageError
-from .policy import Policy
-
-EXTENSION_FORMATS = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
-    ".webp": "WEBP", ".bmp": "BMP", ".gif": "GIF", ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF",
+# Each writable format and the file extensions it is written with (the first is its default).
+FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "JPEG": (".jpg", ".jpeg", ".jpe"), "PNG": (".png",), "TIFF": (".tif", ".tiff"), "WEBP": (".webp",),
+    "BMP": (".bmp",), "GIF": (".gif",), "HEIF": (".heic", ".heif"), "AVIF": (".avif",), "DICOM": (".dcm",),
 }
-_DEFAULT_EXT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp",
-                "GIF": ".png", "HEIF": ".heic", "AVIF": ".avif", "DICOM": ".dcm"}
+# Image extensions (a DICOM file's .dcm aside), for naming outputs after their input.
+EXTENSION_FORMATS = {ext: fmt for fmt, exts in FORMAT_EXTENSIONS.items() if fmt != "DICOM" for ext in exts}
 
 
 def format_for_path(path: str | Path) -> str:
+    """The format an output path asks for, by its extension. Raises UsageError for an
+    extension that no writable format uses."""
     ext = Path(path).suffix.lower()
-    if ext == ".dcm":
-        return "DICOM"
-    try:
-        return EXTENSION_FORMATS[ext]
-    except KeyError:
-        raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp or .heic") from None
+    for fmt, exts in FORMAT_EXTENSIONS.items():
+        if ext in exts:
+            return fmt
+    raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp or .heic")
 
 
 def default_extension(fmt: str) -> str:
-    return _DEFAULT_EXT.get(fmt, ".png")
-
-
-def encode_image(pixels: np.ndarray, fmt: str, policy: Policy) -> bytes:
-    """Encode 8-bit grey or RGB pixels into ``fmt`` with no ancillary data."""
-    if fmt in _GREY_CAPABLE and _is_grey_rgb(pixels):
-        # An x-ray stored as RGB: one channel holds the same picture, encodes 2-3x
-        # faster and makes a smaller file.
-        pixels = pixels[:, :, 0]
-    fresh = Image.fromarray(np.ascontiguousarray(pixels))
-    buf = io.BytesIO()
-    if fmt in ("JPEG", "MPO"):
-        fresh.save(buf, "JPEG", quality=policy.output.jpeg_quality, optimize=True, exif=b"", icc_profile=None)
-    elif fmt == "PNG":
-        fresh.save(buf, "PNG", optimize=False, compress_level=3)
-    elif fmt == "TIFF":
-        fresh.save(buf, "TIFF", compression="tiff_adobe_deflate")
-    elif fmt == "WEBP":
-        fresh.save(buf, "WEBP", lossless=True, exif=b"", icc_profile=None, xmp=b"")
-    elif fmt == "BMP":
-        fresh.save(buf, "BMP")
-    elif fmt == "GIF":
-        fresh.save(buf, "GIF")
-    elif fmt in ("HEIF", "AVIF"):
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-        fresh.save(buf, fmt, quality=-1, exif=None, xmp=None, icc_profile=None)
-    else:
-        raise OutputError(f"cannot encode {fmt}")
-    return buf.getvalue()
-
-
-# Containers that store one 8-bit grey channel as such (WebP and HEIF would expand it).
-_GREY_CAPABLE = {"JPEG", "MPO", "PNG", "TIFF", "BMP"}
-
-
-def _is_grey_rgb(pixels: np.ndarray) -> bool:
-    return (pixels.ndim == 3 and pixels.shape[2] == 3 and np.array_equal(pixels[:, :, 0], pixels[:, :, 1])
-            and np.array_equal(pixels[:, :, 0], pixels[:, :, 2]))
+    """The usual file extension of format ``fmt`` (an MPO is written as a JPEG; .png when unknown)."""
+    return FORMAT_EXTENSIONS.get("JPEG" if fmt == "MPO" else fmt, (".png",))[0]
 
 
 def atomic_write(path: str | Path, data: bytes) -> Path:
-    """Write to a temporary file beside ``path`` and rename it into place, so a
-    crash never leaves a half-written file under the final name."""
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place, so a
+    crash never leaves a half-written file under the final name. Returns the path;
+    raises OSError when the folder cannot be written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".phi_guard-", suffix=".part", dir=target.parent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from phi_guard.load import sniff_format
-from phi_guard.metadata import inventory_container
+from phi_guard.formats.photo.metadata import inventory_container
 from phi_guard.types import Verdict
 
 from conftest import DATA

@@ -10,11 +10,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from phi_guard.ocr import build_engine
+from phi_guard.verify import VERIFY_SETTINGS
 from phi_guard.ocr.ppocr import PpOcr
 from phi_guard.ocr.preprocess import render_passes
 from phi_guard.policy import Policy
 from phi_guard.types import iou
-from phi_guard.write import encode_image
+from phi_guard.formats.photo.encode import encode_image
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -101,7 +102,7 @@ def test_verification_rendering_makes_light_text_dark():
 
 def test_verify_engine_reads_light_text_on_a_dark_image():
     pixels, _ = _overlay(["PORTABLE", "UPRIGHT"], size=26)
-    assert {"PORTABLE", "UPRIGHT"} <= {w.text for w in build_engine("tesseract", variant="verify").read(pixels).words}
+    assert {"PORTABLE", "UPRIGHT"} <= {w.text for w in build_engine("tesseract", settings=VERIFY_SETTINGS).read(pixels).words}
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "BMP"])

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from phi_guard import Policy
-from phi_guard.metadata import inventory_container
+from phi_guard.formats.photo.metadata import inventory_container
 from phi_guard.web import create_app
 from phi_guard.web.app import ServerConfig
 

@@ -13,7 +13,7 @@ from .worker import screen_file
 
 
 def _screen_file_single_threaded(src: str, rel: str, out_dir: str, table: dict[str, Any]) -> dict[str, Any]:
-    from .scan import single_threaded_env
+    from ..workers import single_threaded_env
 
     single_threaded_env()
     return screen_file(src, rel, out_dir, table)

@@ -13,7 +13,6 @@ class Task:
     rel: str  # path relative to the input folder, with forward slashes
     src: str  # absolute input path
     size: int
-    mtime_ns: int
 
 
 def check_folders(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
@@ -60,7 +59,7 @@ def plan(in_dir: Path) -> tuple[list[Task], list[str]]:
                 continue
             if not p.is_file():
                 continue
-            tasks.append(Task(rel=rel, src=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns))
+            tasks.append(Task(rel=rel, src=str(p), size=st.st_size))
     return tasks, skipped
 
 

@@ -35,24 +35,15 @@ def write_reports(report_dir: Path, out_dir: Path, records: list[dict[str, Any]]
 
 def _thumb(out_dir: Path, rec: dict[str, Any]) -> str:
     """A data-URI thumbnail of the output with the masked boxes outlined."""
+    from ..report.preview import outlined_preview
+
     try:
-        from PIL import Image, ImageDraw
-
-        from ..load import load_document
-        from ..policy import Policy
-
         data = (out_dir / rec["output"]).read_bytes()
-        doc = load_document(data, Policy.default(), "output")
-        im = Image.fromarray(doc.frames[0]).convert("RGB")
-        d = ImageDraw.Draw(im)
-        for box in (rec.get("report") or {}).get("redactions", {}).get("boxes", []):
-            d.rectangle(box, outline=(255, 64, 64), width=max(2, im.width // 300))
-        im.thumbnail((240, 240))
-        b = io.BytesIO()
-        im.save(b, "PNG")
-        return "data:image/png;base64," + base64.b64encode(b.getvalue()).decode()
-    except Exception:  # noqa: BLE001 - a thumbnail is a convenience, never a failure
+    except OSError:
         return ""
+    boxes = (rec.get("report") or {}).get("redactions", {}).get("boxes", [])
+    png = outlined_preview(data, boxes, 240)
+    return "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
 
 
 def _html(out_dir: Path, records: list[dict[str, Any]], summary) -> str:  # noqa: ANN001

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..policy import Policy
+from ..workers import single_threaded_env, worker_pool
 from .manifest import Manifest
 from .plan import Task, check_folders, plan
 from .reports import write_reports
@@ -133,41 +133,6 @@ class _WorkerDied(RuntimeError):
     pass
 
 
-def single_threaded_env() -> None:
-    """One worker per core: keep every library in a worker to one thread (Tesseract's
-    OpenMP, OpenBLAS under spaCy and numpy, OpenCV), or workers fight over cores."""
-    for var in ("OMP_THREAD_LIMIT", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def die_with_parent() -> None:
-    """Linux: end this worker when the process that started it dies, so a killed
-    scan or server never leaves orphaned workers burning CPU."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal as _signal
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:  # pragma: no cover
-            pass
-
-
-def _init_worker() -> None:
-    single_threaded_env()
-    die_with_parent()
-    import signal
-
-    # Ctrl-C goes to the parent, which stops cleanly; workers finish or are ended.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: int | None, on_result) -> None:  # noqa: ANN001
     import concurrent.futures as cf
     from concurrent.futures.process import BrokenProcessPool
@@ -176,17 +141,11 @@ def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: i
         return
     n = max(1, workers or os.cpu_count() or 1)
     if n == 1:
-        _init_thread_env()
+        single_threaded_env()
         for task in todo:
             on_result(screen_file(task.src, task.rel, out_dir, table))
         return
-    import multiprocessing as mp
-
-    # Worker processes start from a fresh interpreter (forkserver/spawn) and read these
-    # variables when their libraries load, which may be before the initializer runs.
-    single_threaded_env()
-    ctx = mp.get_context("forkserver") if sys.platform.startswith("linux") else mp.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+    pool = worker_pool(n)
     futures = {pool.submit(screen_file, t.src, t.rel, out_dir, table): t for t in todo}
     try:
         for fut in cf.as_completed(futures):
@@ -213,7 +172,3 @@ def _end_workers(pool) -> None:  # noqa: ANN001 - concurrent.futures.ProcessPool
         return
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         proc.terminate()
-
-
-def _init_thread_env() -> None:
-    single_threaded_env()

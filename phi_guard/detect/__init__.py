@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .merge import merge_findings
+from .pixels import PixelDetector, find_in_readings
 
 if TYPE_CHECKING:  # pragma: no cover
     from .analyzer import Detector
 
-__all__ = ["Detector", "merge_findings"]
+__all__ = ["Detector", "PixelDetector", "find_in_readings", "merge_findings"]
 
 
 def __getattr__(name: str) -> Any:

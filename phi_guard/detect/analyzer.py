@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
-from ..metadata.mask import mask_value
+from ..mask import mask_value
 from ..ocr.base import OcrReading
 from ..policy import Policy
 from ..types import Box, Finding, Word, Where, coverage

@@ -19,6 +19,16 @@ class OcrReading:
         return OcrReading(self.words + other.words, self.unreadable + other.unreadable)
 
 
+@dataclass(frozen=True)
+class ReadSettings:
+    """How an engine is set up to read. ``det_max_side``: the longest side RapidOCR's text
+    detector sees (0: its screening default); ``tesseract_passes``: the renderings
+    Tesseract reads (None: its screening passes)."""
+
+    det_max_side: int = 0
+    tesseract_passes: tuple[str, ...] | None = None
+
+
 @runtime_checkable
 class OcrEngine(Protocol):
     """An OCR engine: 8-bit grey or RGB pixels in, words with boxes out.

@@ -6,30 +6,28 @@ import numpy as np
 
 from ..errors import EngineError
 from ..types import TextRegion, Word, iou
-from .base import OcrEngine, OcrReading
+from ..types import Rendering
+from .base import OcrEngine, OcrReading, ReadSettings
 
 # Engines whose text detector shrinks large inputs: read those in tiles.
 _TILED = {"rapidocr"}
 
 
-def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, variant: str = "screen",
+def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, settings: ReadSettings = ReadSettings(),
                  built: list[OcrEngine] | None = None) -> OcrEngine:
-    """Build an engine by name. ``variant='verify'`` uses different settings, so that
-    verification is not the same reading repeated. ``built``: engines already built for
-    the same (single-threaded) Screener, whose loaded models the new one may share."""
+    """Build an engine by name (rapidocr, tesseract) with ``settings``. ``built``: engines
+    already built for the same (single-threaded) caller, whose loaded models the new one
+    may share. Raises EngineError for an unknown name or an engine that cannot load."""
     if name == "rapidocr":
         from .rapid import RapidOcrEngine
 
-        return RapidOcrEngine(threads=threads, min_confidence=min_confidence, det_max_side=960 if variant == "verify" else 0)
+        return RapidOcrEngine(threads=threads, min_confidence=min_confidence, det_max_side=settings.det_max_side)
     if name == "tesseract":
         from .tesseract import TesseractEngine
 
         sibling = next((e for e in built or () if isinstance(e, TesseractEngine)), None)
-        if variant == "verify":
-            # Plain grey made dark-on-light (settings unlike the screening passes), and
-            # Tesseract still tries each unsure line inverted: a dark x-ray can carry a
-            # white label with black text, which the global inversion turns light-on-dark.
-            return TesseractEngine(passes=("gray-dark-text",), min_confidence=min_confidence, share_api_with=sibling)
+        if settings.tesseract_passes is not None:
+            return TesseractEngine(passes=settings.tesseract_passes, min_confidence=min_confidence, share_api_with=sibling)
         return TesseractEngine(min_confidence=min_confidence, share_api_with=sibling)
     raise EngineError(f"unknown OCR engine '{name}'")
 
@@ -87,3 +85,11 @@ def read_frame(
                 regions.append(dataclasses.replace(rg, box=_shift(rg.box, x0, y0), frame=frame))
         total = total + OcrReading(tuple(words), tuple(regions))
     return total
+
+
+def read_renderings(engines: list[OcrEngine], renderings: tuple[Rendering, ...], tile_size: int = 1600,
+                    tile_overlap: int = 96) -> list[OcrReading]:
+    """Read each rendering (with every engine, or the first one only where the rendering
+    says so); returns one reading per rendering, in order."""
+    return [read_frame(engines if r.all_engines else engines[:1], r.pixels, r.frame, tile_size, tile_overlap)
+            for r in renderings]

@@ -101,7 +101,3 @@ class TesseractEngine:
             api.Clear()
         return OcrReading(tuple(words), tuple(unreadable))
 
-
-def _looks_like_text(text: str) -> bool:
-    """Tesseract reports noise as low-confidence 'words'; only alphanumeric runs count."""
-    return sum(ch.isalnum() for ch in text) >= 2

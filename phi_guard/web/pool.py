@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
-import sys
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from typing import Any
-
-def _init() -> None:
-    from ..batch.scan import die_with_parent, single_threaded_env
-
-    single_threaded_env()
-    die_with_parent()
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
 
 def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> dict[str, Any]:
     """Screen uploaded bytes; returns the report, the safe bytes and an outlined preview.
@@ -38,41 +27,17 @@ def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_fo
         return {"error": {"code": exc.code, "message": str(exc)}, "status": status}
     out: dict[str, Any] = {"report": result.report, "safe_bytes": result.safe_bytes, "output_format": result.output_format}
     if result.safe_bytes is not None:
-        out["preview_png"] = _preview(result.safe_bytes, result.report, policy)
+        from ..report.preview import outlined_preview
+
+        out["preview_png"] = outlined_preview(result.safe_bytes, result.report["redactions"]["boxes"], 1200, policy)
     return out
-
-
-def _preview(safe: bytes, report: dict[str, Any], policy) -> bytes | None:  # noqa: ANN001
-    """The safe image (first frame), redacted areas outlined, as PNG for the page."""
-    try:
-        from PIL import Image, ImageDraw
-
-        from ..load import load_document
-
-        doc = load_document(safe, policy, "output")
-        if not doc.has_pixels:
-            return None
-        im = Image.fromarray(doc.frames[0]).convert("RGB")
-        d = ImageDraw.Draw(im)
-        for box in report.get("redactions", {}).get("boxes", []):
-            d.rectangle(box, outline=(255, 80, 80), width=max(2, im.width // 250))
-        im.thumbnail((1200, 1200))
-        buf = io.BytesIO()
-        im.save(buf, "PNG")
-        return buf.getvalue()
-    except Exception:  # noqa: BLE001 - a preview is a convenience
-        return None
 
 
 class ScreeningPool:
     def __init__(self, workers: int) -> None:
-        import multiprocessing as mp
+        from ..workers import worker_pool
 
-        from ..batch.scan import single_threaded_env
-
-        single_threaded_env()  # inherited by the worker processes when they start
-        ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
-        self.executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_init)
+        self.executor = worker_pool(workers)
         self.workers = max(1, workers)
 
     def submit(self, data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> Future:

@@ -3,25 +3,41 @@ decode JPEG, JPEG-LS, JPEG 2000 and RLE), all frames, overlays.
 
 Each frame is rendered to 8 bits for reading the way a viewer shows it: modality
 LUT, then the VOI LUT or window stored in the file (min-max when there is none),
-MONOCHROME1 inverted, palette colour expanded, YBR converted to RGB. Burned-in text
-sits at some grey level the window may not favour, so the OCR stage also reads a
-min-max rendering (see :func:`render_for_reading`).
+MONOCHROME1 inverted, palette colour expanded, YBR converted to RGB. Overlay planes
+(60xx) are rendered too: the OCR stage reads them like frames.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import DecompressionBombError, MalformedDicomError
-from ..policy import Policy
-from .document import Document
-from .images import _short
+from ...errors import DecompressionBombError, MalformedDicomError, short_reason
+from ...policy import Policy
+from ...quiet import quiet_native_stderr
+from ...types import Rendering, Where
+from ..base import Document, Pixels, digest, frame_renderings
+from .profile import OVERLAY_GROUPS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
 
 
-def _read_dataset(data: bytes, name: str):
+@dataclass(frozen=True, kw_only=True)
+class DicomDocument(Document):
+    """A decoded DICOM file: the parsed ``dataset`` and the stored pixel values of all
+    frames (``native_pixels``, an (N, H, W[, 3]) array in their own dtype; None without
+    pixel data). Redaction writes into a copy of them, so the output keeps its bit depth."""
+
+    dataset: Dataset = field(repr=False)
+    native_pixels: np.ndarray | None = field(default=None, repr=False)
+
+
+def _read_dataset(data: bytes, name: str) -> Dataset:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -34,26 +50,35 @@ def _read_dataset(data: bytes, name: str):
             for _ in ds.iterall():
                 pass
     except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, AttributeError, NotImplementedError, OSError) as exc:
-        raise MalformedDicomError(f"{name}: malformed DICOM file ({_short(exc)})") from None
+        raise MalformedDicomError(f"{name}: malformed DICOM file ({short_reason(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - hostile files raise anything; fail closed
-        raise MalformedDicomError(f"{name}: malformed DICOM file ({_short(exc)})") from None
+        raise MalformedDicomError(f"{name}: malformed DICOM file ({short_reason(exc)})") from None
     if len(ds) == 0:
         raise MalformedDicomError(f"{name}: no DICOM elements could be read")
     return ds
 
 
-def load_dicom(data: bytes, policy: Policy, name: str) -> Document:
+def load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
+    """Parse a DICOM file and render its frames and overlay planes for reading. Raises
+    MalformedDicomError for what cannot be parsed or decoded, DecompressionBombError
+    above the policy's pixel limit."""
+    # Decoders of hostile files print C-level warnings (OpenJPEG): keep them off the terminal.
+    with quiet_native_stderr():
+        return _load_dicom(data, policy, name)
+
+
+def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     ds = _read_dataset(data, name)
     notes: list[str] = []
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         notes.append("no pixel data: header de-identification only")
-        return Document(data=data, sha256=hashlib.sha256(data).hexdigest(), format="DICOM", frames=(),
-                        source_name=name, notes=tuple(notes), dataset=ds, frame_count_in_file=0)
+        return DicomDocument(data=data, sha256=digest(data), format="DICOM", frames=(),
+                             source_name=name, notes=tuple(notes), dataset=ds, frame_count_in_file=0)
     try:
         rows, cols = int(ds.Rows), int(ds.Columns)
         n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({_short(exc)})") from None
+        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({short_reason(exc)})") from None
     if rows * cols * max(n_frames, 1) > policy.limits.max_pixels:
         raise DecompressionBombError(
             f"{name}: {n_frames} frame(s) of {cols}x{rows} is more than the {policy.limits.max_pixels:,}-pixel limit"
@@ -71,7 +96,7 @@ def load_dicom(data: bytes, policy: Policy, name: str) -> Document:
             warnings.simplefilter("ignore")
             native = ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - any decoder failure: fail closed
-        raise MalformedDicomError(f"{name}: the pixel data cannot be decoded ({_short(exc)})") from None
+        raise MalformedDicomError(f"{name}: the pixel data cannot be decoded ({short_reason(exc)})") from None
     native = np.asarray(native)
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
     samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
@@ -88,22 +113,23 @@ def load_dicom(data: bytes, policy: Policy, name: str) -> Document:
         frames_native = rgb
         notes.append("palette colour expanded to 8-bit RGB")
     rendered = tuple(render_frame(f, ds) for f in frames_native)
-    overlays = tuple(_overlays(ds, notes))
-    return Document(
+    overlays = tuple(Rendering(plane, 0, Where.OVERLAY, f"overlay {group:04X}") for group, plane in _overlays(ds, notes))
+    return DicomDocument(
         data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest(data),
         format="DICOM",
         frames=rendered,
         source_name=name,
         notes=tuple(notes),
         frame_count_in_file=len(rendered),
+        renderings=frame_renderings(rendered) + overlays,
         dataset=ds,
         native_pixels=frames_native,
-        overlays=overlays,
     )
 
 
-def to_uint8(arr: np.ndarray) -> np.ndarray:
+def to_uint8(arr: np.ndarray) -> Pixels:
+    """Stretch any numeric array to 8 bits, min to 0 and max to 255 (all 0 when flat)."""
     arr = arr.astype(np.float64)
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if hi <= lo:
@@ -111,8 +137,9 @@ def to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip((arr - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
 
 
-def render_frame(frame: np.ndarray, ds) -> np.ndarray:  # noqa: ANN001
-    """8-bit rendering as a viewer shows it (window when present, else min-max)."""
+def render_frame(frame: np.ndarray, ds: Dataset) -> Pixels:
+    """One stored frame of ``ds`` as a viewer shows it, in 8 bits (the stored window
+    when present, else min-max; MONOCHROME1 inverted)."""
     if frame.ndim == 3:  # colour
         return frame.astype(np.uint8) if frame.dtype == np.uint8 else to_uint8(frame)
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -131,8 +158,8 @@ def render_frame(frame: np.ndarray, ds) -> np.ndarray:  # noqa: ANN001
     return out
 
 
-def _overlays(ds, notes: list[str]):  # noqa: ANN001
-    for group in range(0x6000, 0x6020, 2):
+def _overlays(ds: Dataset, notes: list[str]) -> Iterator[tuple[int, Pixels]]:
+    for group in OVERLAY_GROUPS:
         if (group, 0x0010) not in ds:
             continue
         try:

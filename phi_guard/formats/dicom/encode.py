@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import OutputError
-from .types import Box
+from ...errors import OutputError
+from ...types import Box
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
 
 _LOSSLESS_REENCODE = {
     "1.2.840.10008.1.2.5",  # RLE Lossless
@@ -29,6 +33,7 @@ def black_value(native: np.ndarray, photometric: str) -> int:
 
 
 def mask_native(native: np.ndarray, boxes: list[Box], photometric: str) -> np.ndarray:
+    """A copy of the stored frames with ``boxes`` filled black in every frame."""
     out = native.copy()
     fill = black_value(native, photometric)
     for x0, y0, x1, y1 in boxes:
@@ -36,8 +41,9 @@ def mask_native(native: np.ndarray, boxes: list[Box], photometric: str) -> np.nd
     return out
 
 
-def encode_dicom(ds, native: np.ndarray, pixels_changed: bool, palette_expanded: bool) -> tuple[bytes, str]:  # noqa: ANN001
-    """Serialise ``ds`` (already de-identified) with ``native`` frames; returns (bytes, transfer syntax note)."""
+def encode_dicom(ds: Dataset, native: np.ndarray, pixels_changed: bool, palette_expanded: bool) -> tuple[bytes, str]:
+    """Serialise ``ds`` (already de-identified) with ``native`` frames; returns (bytes,
+    transfer syntax note). Raises OutputError when pydicom cannot write it."""
     from pydicom.uid import ExplicitVRLittleEndian
 
     src_ts = str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.file_meta else ExplicitVRLittleEndian

@@ -5,27 +5,18 @@ decoder failure into a typed, one-line :class:`~phi_guard.errors.InputError`.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from ..errors import (
-    DecodeError,
-    DecompressionBombError,
-    EmptyInputError,
-    InputError,
-    UnsupportedFormatError,
-)
-from ..policy import Policy
-from ..quiet import quiet_native_stderr
-from .document import Document
-from .sniff import sniff_format
+from ...errors import DecodeError, DecompressionBombError, InputError, UnsupportedFormatError, short_reason
+from ...policy import Policy
+from ...quiet import quiet_native_stderr
+from ..base import Document, Pixels, digest, frame_renderings
+from ..sniff import sniff_format
 
-PHOTO_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
 _heif_registered = False
 
 
@@ -38,47 +29,18 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-def read_input(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
-    """Read the input's bytes (never modifying it) and return them with a display name."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, name = bytes(source), "<bytes>"
-    else:
-        path = Path(source)
-        name = path.name
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise InputError(f"{name}: file not found") from None
-        if path.is_dir():
-            raise InputError(f"{name}: is a folder, not an image file")
-        if size > max_bytes:
-            raise DecompressionBombError(f"{name}: file is {size} bytes, over the {max_bytes}-byte limit")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
-    if not data:
-        raise EmptyInputError(f"{name}: the file is empty (0 bytes)")
-    if len(data) > max_bytes:
-        raise DecompressionBombError(f"{name}: input is {len(data)} bytes, over the {max_bytes}-byte limit")
-    return data, name
+def load_photo(data: bytes, policy: Policy, name: str = "<bytes>") -> Document:
+    """Decode a photo or screenshot into its displayed pixels.
 
-
-def load_document(data: bytes, policy: Policy, name: str = "<bytes>") -> Document:
+    Raises UnsupportedFormatError when ``data`` is no photo format, DecodeError or
+    DecompressionBombError for what cannot be decoded within the policy's limits."""
     fmt = sniff_format(data)
-    if fmt is None:
-        raise UnsupportedFormatError(
-            f"{name}: not a supported image (expected JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF or DICOM)"
-        )
-    # Decoders of hostile files print C-level warnings (libtiff, OpenJPEG): keep them
-    # off the terminal; what matters becomes a typed error with one clear line.
-    if fmt == "DICOM":
-        from .dicom import load_dicom  # imported lazily: pydicom is only needed for DICOM
-
-        with quiet_native_stderr():
-            return load_dicom(data, policy, name)
+    if fmt is None or fmt == "DICOM":
+        raise UnsupportedFormatError(f"{name}: not a supported image")
     if fmt in ("HEIF", "AVIF"):
         _register_heif()
+    # Decoders of hostile files print C-level warnings (libtiff, OpenJPEG): keep them
+    # off the terminal; what matters becomes a typed error with one clear line.
     with quiet_native_stderr():
         return _load_photo(data, fmt, policy, name)
 
@@ -99,7 +61,7 @@ def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
         except UnidentifiedImageError:
             raise DecodeError(f"{name}: the image data is corrupt or truncated and cannot be decoded") from None
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile input; fail closed
-            raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({_short(exc)})") from None
+            raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({short_reason(exc)})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = old
     w, h = im.size
@@ -112,19 +74,13 @@ def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
     return im
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
-
-
 def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
     notes: list[str] = []
     im = _open_checked(data, policy, name)
     try:
         n_frames = int(getattr(im, "n_frames", 1) or 1)
     except Exception as exc:  # noqa: BLE001 - a corrupt frame table
-        raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({_short(exc)})") from None
-    info_keys = tuple(sorted(str(k) for k in im.info.keys()))
+        raise DecodeError(f"{name}: the image data is corrupt and cannot be decoded ({short_reason(exc)})") from None
     real_format = im.format or fmt
     if real_format == "MPO":
         fmt = "MPO"
@@ -144,22 +100,22 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
     except Image.DecompressionBombError:
         raise DecompressionBombError(f"{name}: image exceeds the pixel limit (possible decompression bomb)") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure: fail closed with a clear message
-        raise DecodeError(f"{name}: the image data is corrupt or truncated ({_short(exc)})") from None
+        raise DecodeError(f"{name}: the image data is corrupt or truncated ({short_reason(exc)})") from None
     if n_frames > 1:
         notes.append(f"{n_frames - 1} further frame(s)/page(s) in the file are not carried to the output")
     return Document(
         data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest(data),
         format=fmt,
         frames=(pixels,),
         source_name=name,
         notes=tuple(notes),
-        pil_info_keys=info_keys,
         frame_count_in_file=n_frames,
+        renderings=frame_renderings((pixels,)),
     )
 
 
-def _to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> np.ndarray:
+def _to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> Pixels:
     """8-bit grey or RGB pixels as displayed: palette expanded, alpha flattened, ICC to sRGB."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

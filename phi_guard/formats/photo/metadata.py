@@ -12,8 +12,8 @@ import zlib
 
 from PIL import ExifTags, Image
 
-from ..types import MetadataItem
-from .mask import mask_value
+from ...mask import mask_value
+from ...types import MetadataItem
 
 # Tags that describe how to decode or display the pixels and identify nobody.
 _STRUCTURAL_TIFF_TAGS = {
@@ -157,13 +157,11 @@ def _png(data: bytes) -> list[MetadataItem]:
         length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
+        # IEND is structural too: what follows it is still walked (data hidden after
+        # the end of the image is a carrier like any other).
         if ctype in _PNG_STRUCTURAL:
             continue
-        if ctype == b"IEND":
-            break
         items.extend(_png_chunk(ctype, body))
-        if ctype == b"IEND":
-            break
     return items
 
 
@@ -316,3 +314,31 @@ def _pillow_info(data: bytes, fmt: str) -> list[MetadataItem]:
     if n > 1:
         items.append(_item(fmt, "further images in the container", f"{n - 1}"))
     return items
+
+
+# -- which items are identifiers, and of what kind (for the findings list) ----------------
+_PERSON_KEYS = ("artist", "author", "owner", "copyright", "creator", "by-line", "xpauthor", "cameraownername")
+_DEVICE_KEYS = ("serial", "uniqueid", "imageuniqueid", "hostcomputer")
+
+
+def classify(item: MetadataItem) -> str | None:
+    """The kind of identifier a photo metadata item is (LOCATION, PERSON, ...), or None."""
+    if not item.phi_risk:
+        return None
+    key = item.key.lower().replace(" ", "")
+    carrier = item.carrier.upper()
+    if "GPS" in carrier:
+        return "LOCATION"
+    if any(k in key for k in _PERSON_KEYS):
+        return "PERSON"
+    if any(k in key for k in _DEVICE_KEYS):
+        return "DEVICE_ID"
+    if "date" in key or "time" in key or carrier.endswith("TIME"):
+        return "DATE"
+    if "thumbnail" in key or "THUMB" in carrier or "MPO" in carrier:
+        return "EMBEDDED_IMAGE"
+    if "MAKERNOTE" in carrier:
+        return "DEVICE_DATA"
+    if carrier in ("XMP", "IPTC", "JPEG-COM", "GIF-COMMENT") or carrier.startswith("PNG-") and "TXT" in carrier.upper():
+        return "FREE_TEXT"
+    return None

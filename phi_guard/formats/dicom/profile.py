@@ -17,9 +17,19 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from .mask import mask_value
+from ...mask import mask_value
+from ...policy import DicomPolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+
+# Repeating groups: overlay planes (60xx) and curves (50xx), even groups only.
+OVERLAY_GROUPS = range(0x6000, 0x6020, 2)
+CURVE_GROUPS = range(0x5000, 0x5020, 2)
 
 # Annex E option tables (the attributes each option keeps).
 PATIENT_CHARACTERISTICS = {0x00101010, 0x00101020, 0x00101030, 0x00102160, 0x001021A0, 0x001021C0, 0x00101021,
@@ -64,6 +74,20 @@ class DicomOptions:
     max_date_shift_days: int = 3650
 
 
+def options_from_policy(policy: DicomPolicy) -> DicomOptions:
+    """The Annex E options a policy's [dicom] table asks for."""
+    return DicomOptions(
+        retain_temporal=policy.retain_temporal,
+        retain_patient_characteristics=policy.retain_patient_characteristics,
+        retain_device_identity=policy.retain_device_identity,
+        retain_uids=policy.retain_uids,
+        clean_descriptors=policy.clean_descriptors,
+        retain_safe_private=policy.retain_safe_private,
+        safe_private_tags=policy.safe_private_tags,
+        secret=policy.secret,
+    )
+
+
 @dataclass
 class DeidResult:
     actions: list[dict[str, str]] = field(default_factory=list)
@@ -95,8 +119,9 @@ def _shift_date(value: str, vr: str, days: int) -> str:
     return str(value)  # TM: times of day are kept with the shifted dates
 
 
-def deidentify(ds, options: DicomOptions, clean_text: Callable[[str], str] | None = None) -> DeidResult:  # noqa: ANN001
-    """De-identify ``ds`` in place. ``clean_text`` masks PHI in free text (Clean Descriptors)."""
+def deidentify(ds: Dataset, options: DicomOptions, clean_text: Callable[[str], str] | None = None) -> DeidResult:
+    """De-identify ``ds`` in place with the Annex E table and ``options``; ``clean_text``
+    masks PHI in free text (Clean Descriptors). Returns the actions taken (values masked)."""
     table = load_table()["by_tag"]
     result = DeidResult()
     shift_days = 0
@@ -105,12 +130,12 @@ def deidentify(ds, options: DicomOptions, clean_text: Callable[[str], str] | Non
         h = hmac.new(options.secret.encode(), key.encode(), hashlib.sha256).digest()
         shift_days = 1 + int.from_bytes(h[:4], "big") % options.max_date_shift_days
 
-    def record(path: str, elem, action: str) -> None:  # noqa: ANN001
+    def record(path: str, elem: DataElement, action: str) -> None:
         value = "" if elem.VR in ("SQ", "OB", "OW", "UN", "OF", "OD") else elem.value
         result.actions.append({"tag": f"({elem.tag.group:04X},{elem.tag.element:04X})", "keyword": elem.keyword or "private",
                                "path": path, "action": action, "masked_value": mask_value(value) if value not in (None, "") else ""})
 
-    def process(dataset, prefix: str) -> None:  # noqa: ANN001
+    def process(dataset: Dataset, prefix: str) -> None:
         for elem in list(dataset):
             tag = int(elem.tag)
             group = elem.tag.group
@@ -121,7 +146,7 @@ def deidentify(ds, options: DicomOptions, clean_text: Callable[[str], str] | Non
                 record(path, elem, "X (private)")
                 del dataset[elem.tag]
                 continue
-            if (0x6000 <= group <= 0x601E and group % 2 == 0) or (0x5000 <= group <= 0x501E and group % 2 == 0):
+            if group in OVERLAY_GROUPS or group in CURVE_GROUPS:
                 record(path, elem, "X (overlay/curve)")
                 del dataset[elem.tag]
                 continue
@@ -155,7 +180,7 @@ def deidentify(ds, options: DicomOptions, clean_text: Callable[[str], str] | Non
                 for i, item in enumerate(elem.value):
                     process(item, f"{path}[{i}].")
                 continue
-            primary = _resolve(action, elem.VR)
+            primary = _resolve(action)
             record(path, elem, primary)
             if primary == "X":
                 del dataset[elem.tag]
@@ -204,7 +229,7 @@ def _apply_options(tag: int, vr: str, action: str, options: DicomOptions) -> str
     return action
 
 
-def _resolve(action: str, vr: str) -> str:
+def _resolve(action: str) -> str:
     """Pick the action for the compound codes: remove where the standard allows it,
     except where the attribute is usually required (then empty or dummy)."""
     return {"X/Z": "X", "X/D": "X", "X/Z/D": "X", "X/Z/U*": "X", "Z/D": "Z"}.get(action, action)
@@ -229,7 +254,8 @@ def _options_used(o: DicomOptions) -> list[str]:
     return used
 
 
-def mark_deidentified(ds, options_used: list[str], pixels_cleaned: bool, tool: str) -> None:  # noqa: ANN001
+def mark_deidentified(ds: Dataset, options_used: list[str], pixels_cleaned: bool, tool: str) -> None:
+    """Record in ``ds`` that it was de-identified, with which options and by which tool."""
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
@@ -271,7 +297,7 @@ def date_variants(value: str) -> list[str]:
     return sorted(out)
 
 
-def header_terms(ds, allowed: Callable[[str], bool] = lambda w: False) -> tuple[str, ...]:  # noqa: ANN001
+def header_terms(ds: Dataset, allowed: Callable[[str], bool] = lambda w: False) -> tuple[str, ...]:
     """Identifying strings from the header, to find the same text burned into pixels."""
     terms: set[str] = set()
 
@@ -307,7 +333,7 @@ def header_terms(ds, allowed: Callable[[str], bool] = lambda w: False) -> tuple[
     return tuple(sorted(terms, key=len, reverse=True))
 
 
-def identifying_strings(ds) -> list[str]:  # noqa: ANN001
+def identifying_strings(ds: Dataset) -> list[str]:
     """Every string value in a dataset (recursively), for verifying an output header."""
     out: list[str] = []
     for elem in ds.iterall():

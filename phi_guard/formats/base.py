@@ -1,0 +1,161 @@
+"""What every format adapter takes and gives: the one interface between the pipeline
+and a container family (photo, DICOM; video and animated images next).
+
+The pipeline never asks which format it holds: it opens a :class:`Document` with the
+input's adapter, checks the requested output format with it before any OCR, reads
+``doc.renderings``, strips metadata into a :class:`MetadataStep`, and has the output
+format's adapter encode (:class:`Encoded`) and check (:class:`OutputCheck`) the result.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..policy import Policy
+from ..types import Box, Finding, MetadataItem, Rendering, Where
+
+Pixels = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded input: its displayed pixels and what is needed to inventory its metadata.
+
+    ``frames`` hold 8-bit pixels, ``(H, W)`` grey or ``(H, W, 3)`` RGB, exactly as
+    the image is displayed (EXIF orientation applied, alpha flattened, ICC
+    converted to sRGB when the policy says so). These are the pixels that are
+    screened and written; nothing else of the input reaches the output.
+    ``renderings`` are what the OCR engines read (each names the frame it shows).
+    """
+
+    data: bytes = field(repr=False)
+    sha256: str
+    format: str  # JPEG, PNG, TIFF, WEBP, BMP, GIF, HEIF, AVIF, MPO, DICOM
+    frames: tuple[Pixels, ...] = field(repr=False)
+    source_name: str = ""  # file name only, for messages (never a full path in reports)
+    notes: tuple[str, ...] = ()  # what loading changed (orientation applied, frames dropped, ...)
+    frame_count_in_file: int = 1
+    renderings: tuple[Rendering, ...] = field(default=(), repr=False)
+
+    @property
+    def has_pixels(self) -> bool:
+        """True when there is at least one frame to screen."""
+        return bool(self.frames)
+
+    @property
+    def width(self) -> int:
+        """Width of the frames in pixels (0 without pixels)."""
+        return int(self.frames[0].shape[1]) if self.frames else 0
+
+    @property
+    def height(self) -> int:
+        """Height of the frames in pixels (0 without pixels)."""
+        return int(self.frames[0].shape[0]) if self.frames else 0
+
+
+def digest(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex (reports name inputs and outputs by it)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# Finds identifiers in free text: (text, terms) -> [(start, end, kind)]. The detector's
+# ``find_in_text`` with the policy bound; a format uses it to clean header free text.
+TextFinder = Callable[[str, tuple[str, ...]], list[tuple[int, int, str]]]
+
+
+@dataclass(frozen=True)
+class MetadataStep:
+    """What stripping the metadata found and did.
+
+    ``items``: every entry of the input container (values masked); ``findings``: the
+    identifiers among them; ``terms``: identifying values the container states (a DICOM
+    header's patient name, ID, dates), which detection looks for in the pixels;
+    ``report_sections``: the format's own part of the report (e.g. ``{"dicom": ...}``);
+    ``cleaned``: the adapter's de-identified container state, handed back to its encoder."""
+
+    items: tuple[MetadataItem, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    terms: tuple[str, ...] = ()
+    report_sections: dict[str, Any] = field(default_factory=dict)
+    cleaned: object = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded output, not yet verified: its bytes, format and a note for the report."""
+
+    data: bytes = field(repr=False)
+    format: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """An adapter's check of an encoded output: container ``problems`` (each one
+    blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read."""
+
+    problems: tuple[str, ...] = ()
+    frames: tuple[tuple[int, Pixels], ...] = ()
+
+
+class FormatAdapter(Protocol):
+    """One container family: opens its inputs, strips their metadata, writes and checks outputs."""
+
+    formats: tuple[str, ...]  # the format names it opens (as sniffed) and writes
+
+    def open(self, data: bytes, name: str, policy: Policy) -> Document:
+        """Decode ``data``; raises an InputError subclass for what cannot be screened."""
+        ...
+
+    def output_format(self, doc: Document, requested: str | None) -> str:
+        """The format to write ``doc`` as (``requested`` or the default); raises UsageError."""
+        ...
+
+    def strip_metadata(self, doc: Document, policy: Policy, find_in_text: TextFinder) -> MetadataStep:
+        """Inventory the container and de-identify what is carried to the output."""
+        ...
+
+    def encode(self, doc: Document, metadata: MetadataStep, masks: list[Box], policy: Policy, out_fmt: str) -> Encoded:
+        """Redact ``masks`` and encode a fresh ``out_fmt`` container; raises OutputError."""
+        ...
+
+    def check_output(self, encoded: Encoded, doc: Document, metadata: MetadataStep, masks: list[Box],
+                     policy: Policy) -> OutputCheck:
+        """Decode an output of this adapter again and inspect its container."""
+        ...
+
+
+def distinct_frames(frames: Iterable[Pixels] | np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) for each frame whose pixels differ from every earlier one.
+
+    Screening (over the rendered display frames) and DICOM verification (over the
+    stored frames, before rendering) both skip repeated frames: a cine loop repeats
+    the same overlay. Both use a digest of every byte; a sample of the bytes could
+    call two different frames equal and leave one unread."""
+    seen: set[bytes] = set()
+    for i, frame in enumerate(frames):
+        key = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=20).digest()
+        if key not in seen:
+            seen.add(key)
+            yield i, frame
+
+
+def frame_renderings(frames: tuple[Pixels, ...]) -> tuple[Rendering, ...]:
+    """One rendering per distinct frame: the first read by every engine, the rest by the first."""
+    return tuple(Rendering(frame, i, all_engines=n == 0) for n, (i, frame) in enumerate(distinct_frames(frames)))
+
+
+def metadata_findings(items: Iterable[MetadataItem], classify: Callable[[MetadataItem], str | None]) -> tuple[Finding, ...]:
+    """Findings for the metadata items ``classify`` names a kind for (None: not an identifier)."""
+    out = []
+    for it in items:
+        kind = classify(it) if it.phi_risk else None
+        if kind:
+            out.append(Finding(kind=kind, masked_value=it.masked_value, boxes=(), score=1.0,
+                               rule=f"metadata:{it.carrier}:{it.key}", where=Where.METADATA))
+    return tuple(out)

@@ -1,0 +1,179 @@
+"""The DICOM adapter: the header de-identified by the PS3.15 Annex E profile (free
+text cleaned by the detector), the pixels masked in their stored bit depth, and the
+output read back and checked before anything is written."""
+from __future__ import annotations
+
+import copy
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ... import __version__
+from ...errors import OutputError, UsageError
+from ...policy import Policy
+from ...types import Box, MetadataItem
+from ..base import Document, Encoded, MetadataStep, OutputCheck, TextFinder, distinct_frames, metadata_findings
+from .decode import DicomDocument, load_dicom, render_frame
+from .encode import encode_dicom, mask_native
+from .profile import (
+    OVERLAY_GROUPS,
+    deidentify,
+    header_terms,
+    identifying_strings,
+    load_table,
+    mark_deidentified,
+    options_from_policy,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydicom.dataset import Dataset
+
+# Which identifier a removed or changed attribute held, by the first needle found in
+# its tag, path and action (for the findings list).
+_KINDS = (
+    ("private", "PRIVATE_DATA"), ("overlay", "OVERLAY"), ("icon", "EMBEDDED_IMAGE"), ("UID", "UID"),
+    ("InstitutionName", "INSTITUTION"), ("InstitutionAddress", "ADDRESS"), ("Address", "ADDRESS"),
+    ("Telephone", "PHONE_NUMBER"), ("StationName", "DEVICE_ID"), ("SerialNumber", "DEVICE_ID"),
+    ("BirthDate", "DATE_OF_BIRTH"), ("Date", "DATE"), ("Time", "DATE"), ("AccessionNumber", "ACCESSION_NUMBER"),
+    ("PatientID", "MEDICAL_RECORD_NUMBER"), ("ID", "ID_NUMBER"), ("Name", "PERSON"), ("Age", "AGE"),
+    ("Description", "FREE_TEXT"), ("Comments", "FREE_TEXT"),
+)
+
+
+def classify(item: MetadataItem) -> str | None:
+    """The kind of identifier a header attribute held (DICOM_ATTRIBUTE when unnamed), or None if kept."""
+    if not item.phi_risk:
+        return None
+    text = item.key + " " + item.action
+    return next((kind for needle, kind in _KINDS if needle in text), "DICOM_ATTRIBUTE")
+
+
+def _dicom(doc: Document) -> DicomDocument:
+    if not isinstance(doc, DicomDocument):
+        raise UsageError(f"{doc.source_name}: is a {doc.format} image; it can only be written as an image, not as DICOM")
+    return doc
+
+
+@dataclass(frozen=True)
+class CleanedHeader:
+    """The de-identified copy of the header (pixels still the input's) and the profile
+    options applied, handed from :meth:`DicomAdapter.strip_metadata` to its encoder."""
+
+    dataset: Dataset
+    options_used: tuple[str, ...]
+
+
+def _cleaned(metadata: MetadataStep) -> CleanedHeader:
+    if not isinstance(metadata.cleaned, CleanedHeader):  # pragma: no cover - the pipeline passes our own step
+        raise OutputError("the DICOM header was not de-identified; nothing was written")
+    return metadata.cleaned
+
+
+class DicomAdapter:
+    """Opens, de-identifies, encodes and checks DICOM files."""
+
+    formats = ("DICOM",)
+
+    def open(self, data: bytes, name: str, policy: Policy) -> Document:
+        """Parse the file and render its frames and overlays; raises an InputError subclass."""
+        return load_dicom(data, policy, name)
+
+    def output_format(self, doc: Document, requested: str | None) -> str:
+        """DICOM unless an image format is requested; raises UsageError for an image
+        output of a file without pixel data."""
+        out = requested or "DICOM"
+        if not doc.has_pixels and out != "DICOM":
+            raise UsageError(f"{doc.source_name}: has no pixel data; only a DICOM output (.dcm) can be written")
+        return out
+
+    def strip_metadata(self, doc: Document, policy: Policy, find_in_text: TextFinder) -> MetadataStep:
+        """De-identify a copy of the header by the Annex E profile with the policy's options;
+        free text the profile keeps is cleaned with ``find_in_text``."""
+        original = _dicom(doc).dataset
+        terms = header_terms(original, allowed=policy.is_allowed_word)
+        out = copy.deepcopy(original)
+
+        def clean_text(text: str) -> str:
+            chars = list(text)
+            for s, e, _ in find_in_text(text, terms):
+                chars[s:e] = "*" * (e - s)
+            return "".join(chars)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = deidentify(out, options_from_policy(policy.dicom), clean_text)
+        items = tuple(
+            MetadataItem(carrier="DICOM", key=f"{a['tag']} {a['path']}", masked_value=a["masked_value"], action=a["action"],
+                         phi_risk=not a["action"].startswith("K"))
+            for a in result.actions
+        )
+        table = load_table()
+        section = {"profile": f"{table['profile']} (DICOM {table['dicom_edition']})", "options": result.options_used,
+                   "attributes": result.actions, "pixels": "screened" if doc.has_pixels else "none (header only)",
+                   "burned_in_annotation_in_input": str(original.get("BurnedInAnnotation", "absent"))}
+        return MetadataStep(items=items, findings=metadata_findings(items, classify), terms=terms,
+                            report_sections={"dicom": section},
+                            cleaned=CleanedHeader(out, tuple(result.options_used)))
+
+    def encode(self, doc: Document, metadata: MetadataStep, masks: list[Box], policy: Policy, out_fmt: str) -> Encoded:
+        """The de-identified header with the masked stored pixels; raises OutputError."""
+        dicom = _dicom(doc)
+        header = _cleaned(metadata)
+        ds = copy.deepcopy(header.dataset)
+        palette = str(getattr(dicom.dataset, "PhotometricInterpretation", "")) == "PALETTE COLOR"
+        native = dicom.native_pixels
+        if native is not None and masks:
+            native = mask_native(native, masks, str(getattr(ds, "PhotometricInterpretation", "")))
+        if doc.has_pixels:
+            # Burned-in text was screened (and masked); the flag is set only here, and the
+            # output is verified before it is written.
+            ds.BurnedInAnnotation = "NO"
+        mark_deidentified(ds, list(header.options_used), pixels_cleaned=doc.has_pixels, tool=f"phi_guard {__version__}")
+        if native is None:
+            data, _ = encode_dicom(ds, np.zeros((1, 1, 1), np.uint8), False, False)
+            return Encoded(data, "DICOM", "header only (no pixel data)")
+        data, note = encode_dicom(ds, native, bool(masks), palette)
+        return Encoded(data, "DICOM", note)
+
+    def check_output(self, encoded: Encoded, doc: Document, metadata: MetadataStep, masks: list[Box],
+                     policy: Policy) -> OutputCheck:
+        """Read the output back: no identifying header value, private attribute, overlay or
+        icon may remain, and its frames must match the screened ones (returned rendered)."""
+        import pydicom
+
+        problems: list[str] = []
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(io.BytesIO(encoded.data))
+        except Exception as exc:  # noqa: BLE001
+            return OutputCheck((f"the output DICOM does not read back ({type(exc).__name__})",))
+        strings = [s.upper() for s in identifying_strings(ds)]
+        leaked = [t for t in metadata.terms
+                  if len(t) >= 4 and any(re.search(rf"(?<![A-Z0-9]){re.escape(t.upper())}(?![A-Z0-9])", s) for s in strings)]
+        if leaked:
+            problems.append(f"{len(leaked)} header value(s) identifying the patient remain in the output header")
+        if any(e.tag.is_private for e in ds.iterall()):
+            problems.append("private attributes remain in the output header")
+        if policy.dicom.remove_overlays and any(e.tag.group in OVERLAY_GROUPS for e in ds):
+            problems.append("overlay planes remain in the output")
+        if (0x0088, 0x0200) in ds:
+            problems.append("an icon image remains in the output")
+        if not doc.has_pixels:
+            return OutputCheck(tuple(problems))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = np.asarray(ds.pixel_array)
+        except Exception as exc:  # noqa: BLE001
+            return OutputCheck(tuple(problems) + (f"the output pixels do not decode ({type(exc).__name__})",))
+        frames = arr if arr.ndim == 4 or (arr.ndim == 3 and int(getattr(ds, "SamplesPerPixel", 1)) == 1) else arr[None]
+        if frames.shape[0] != len(doc.frames) or frames.shape[1:3] != doc.frames[0].shape[:2]:
+            problems.append("the output's frames differ in number or size from the screened ones")
+            return OutputCheck(tuple(problems))
+        return OutputCheck(tuple(problems), tuple((i, render_frame(frame, ds)) for i, frame in distinct_frames(frames)))
+
