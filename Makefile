@@ -1,6 +1,6 @@
 # Two entry points, each sets up what it needs on a fresh Debian/Ubuntu machine:
 #   make demo   screen every image in sample_images/ (outputs and reports in sample_images/out/)
-#   make test   run the test suite with real Tesseract, RapidOCR and Presidio
+#   make test   ruff and mypy (strict) on phi_guard/, then the test suite with real Tesseract, RapidOCR and Presidio
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
@@ -33,7 +33,10 @@ demo: setup
 	  echo "  exit code $$?"; \
 	done; true
 
+# Lint and type-check first (fast), then the suite.
 test: setup
+	$(PY) -m ruff check phi_guard
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 # The peer (presidio-image-redactor) pins opencv-python<5, which clashes with the runtime's

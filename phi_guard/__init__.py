@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 __all__ = ["Policy", "Result", "Screener", "Verdict", "scan_folder", "screen", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .batch import scan_folder
     from .pipeline import Result, Screener, screen
     from .policy import Policy
     from .types import Verdict
-    from .batch import scan_folder
 
 
 def __getattr__(name: str) -> Any:

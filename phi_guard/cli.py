@@ -10,6 +10,10 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # pragma: no cover - imported when a command runs
+    from .policy import Policy
 
 EXIT_SAFE, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
@@ -132,7 +136,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 
-def _policy_from(args: argparse.Namespace):  # noqa: ANN202 - phi_guard.policy.Policy, imported lazily
+def _policy_from(args: argparse.Namespace) -> Policy:
     """The policy file given (or the defaults), with a --style override where the command has one."""
     from .policy import Policy
 
@@ -145,12 +149,12 @@ def _policy_from(args: argparse.Namespace):  # noqa: ANN202 - phi_guard.policy.P
 class _Progress:
     """A one-line progress bar on a terminal; plain periodic lines otherwise."""
 
-    def __init__(self, stream=sys.stderr, every_s: float = 10.0) -> None:  # noqa: ANN001
+    def __init__(self, stream: TextIO = sys.stderr, every_s: float = 10.0) -> None:
         import time
 
         self.stream, self.tty, self.every, self.last = stream, stream.isatty(), every_s, time.monotonic()
 
-    def __call__(self, p: dict) -> None:
+    def __call__(self, p: dict[str, Any]) -> None:
         import time
 
         eta = f"{p['eta_s']:.0f} s" if p.get("eta_s") is not None else "?"

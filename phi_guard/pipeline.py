@@ -30,7 +30,7 @@ from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageEr
 from .formats import Encoded, adapter_for
 from .formats.base import digest
 from .load import load_document, read_input
-from .ocr import OcrEngine, ReadSettings, build_engine, read_renderings
+from .ocr import SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
 from .redact import pad_boxes
 from .report import build_report
@@ -118,7 +118,7 @@ def _import_ocr_natives() -> None:
             pass
 
 
-def _load_detector(policy: Policy) -> "Detector":
+def _load_detector(policy: Policy) -> Detector:
     from .detect import Detector
 
     detector = Detector()
@@ -188,7 +188,7 @@ class Screener:
         # this Screener's lock); injected engines are never shared.
         ours: list[OcrEngine] = []
 
-        def build(name: str, settings: ReadSettings = ReadSettings()) -> OcrEngine:
+        def build(name: str, settings: ReadSettings = SCREEN_SETTINGS) -> OcrEngine:
             engine = build_engine(name, mc, threads, settings, built=ours)
             ours.append(engine)
             return engine

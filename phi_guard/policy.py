@@ -129,11 +129,11 @@ class Policy:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def default(cls) -> "Policy":
+    def default(cls) -> Policy:
         return cls.from_table({}, source="default")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Policy":
+    def load(cls, path: str | Path) -> Policy:
         p = Path(path)
         try:
             table = tomllib.loads(p.read_text("utf-8"))
@@ -144,7 +144,7 @@ class Policy:
         return cls.from_table(table, source=str(p))
 
     @classmethod
-    def from_table(cls, table: dict[str, Any], source: str = "custom") -> "Policy":
+    def from_table(cls, table: dict[str, Any], source: str = "custom") -> Policy:
         merged = _merge(_default_table(), table)
         digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
         try:
@@ -153,7 +153,7 @@ class Policy:
             raise PolicyError(f"invalid policy value: {exc}") from None
 
     @classmethod
-    def _build(cls, t: dict[str, Any], source: str, digest: str) -> "Policy":
+    def _build(cls, t: dict[str, Any], source: str, digest: str) -> Policy:
         if t["mode"] not in MODES:
             raise PolicyError(f"mode must be one of {', '.join(MODES)}, not '{t['mode']}'")
         d, o, v, r, b = t["detect"], t["ocr"], t["verify"], t["redact"], t["block"]
@@ -223,7 +223,7 @@ class Policy:
             table=t,
         )
 
-    def with_style(self, style: str) -> "Policy":
+    def with_style(self, style: str) -> Policy:
         if style not in STYLES:
             raise PolicyError(f"style must be one of {', '.join(STYLES)}, not '{style}'")
         table = copy.deepcopy(self.table)

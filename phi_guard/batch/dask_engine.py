@@ -6,9 +6,11 @@ each worker process). Start a cluster with ``dask scheduler`` on one host and
 and output folders must be reachable at the same paths from every worker."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import UsageError
+from .plan import Task
 from .worker import screen_file
 
 
@@ -19,7 +21,7 @@ def _screen_file_single_threaded(src: str, rel: str, out_dir: str, table: dict[s
     return screen_file(src, rel, out_dir, table)
 
 
-def run_dask(todo, out_dir: str, table: dict[str, Any], scheduler: str | None, workers: int | None,  # noqa: ANN001
+def run_dask(todo: list[Task], out_dir: str, table: dict[str, Any], scheduler: str | None, workers: int | None,
              on_result: Callable[[dict[str, Any]], None]) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed

@@ -24,7 +24,7 @@ class Manifest:
 
     def is_done(self, rel: str, size: int, sha256: str) -> bool:
         e = self.entries.get(rel)
-        return bool(e) and e.get("size") == size and e.get("sha256") == sha256
+        return e is not None and e.get("size") == size and e.get("sha256") == sha256
 
     def record(self, entry: dict[str, Any]) -> None:
         self.entries[entry["rel"]] = entry

@@ -12,12 +12,16 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..write import atomic_write
 
+if TYPE_CHECKING:  # pragma: no cover - scan.py imports this module
+    from .scan import ScanSummary
 
-def write_reports(report_dir: Path, out_dir: Path, records: list[dict[str, Any]], summary) -> None:  # noqa: ANN001
+
+def write_reports(report_dir: Path, out_dir: Path, records: list[dict[str, Any]], summary: ScanSummary) -> None:
+    """Write report.jsonl, summary.csv and summary.html (atomically) into ``report_dir``."""
     report_dir.mkdir(parents=True, exist_ok=True)
     records = sorted(records, key=lambda r: r["rel"])
     lines = [json.dumps(r.get("report") or {k: v for k, v in r.items()}, sort_keys=True) for r in records]
@@ -46,7 +50,7 @@ def _thumb(out_dir: Path, rec: dict[str, Any]) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
 
 
-def _html(out_dir: Path, records: list[dict[str, Any]], summary) -> str:  # noqa: ANN001
+def _html(out_dir: Path, records: list[dict[str, Any]], summary: ScanSummary) -> str:
     counts = Counter(r.get("verdict", "ERROR") for r in records)
     reasons = Counter(reason for r in records for reason in (r.get("report") or {}).get("reasons", [])
                       if not reason.startswith("metadata removed"))
@@ -74,7 +78,8 @@ Thumbnails show the safe copies (never the originals), masked areas outlined in 
 </body></html>"""
 
 
-def terminal_summary(summary) -> str:  # noqa: ANN001
+def terminal_summary(summary: ScanSummary) -> str:
+    """The few lines a scan prints when it ends: counts, errors, where the reports are."""
     parts = [f"{v} {n}" for v, n in sorted(summary.counts.items())]
     scanned = f"{summary.done + summary.skipped_resume} of {summary.total}" if summary.interrupted else f"{summary.total}"
     lines = [f"scanned {scanned} file(s) in {summary.seconds:.1f} s: " + (", ".join(parts) or "nothing to do")]

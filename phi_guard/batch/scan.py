@@ -4,9 +4,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..policy import Policy
 from ..workers import single_threaded_env, worker_pool
@@ -133,7 +135,8 @@ class _WorkerDied(RuntimeError):
     pass
 
 
-def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: int | None, on_result) -> None:  # noqa: ANN001
+def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: int | None,
+               on_result: Callable[[dict[str, Any]], None]) -> None:
     import concurrent.futures as cf
     from concurrent.futures.process import BrokenProcessPool
 
@@ -160,7 +163,7 @@ def _run_local(todo: list[Task], out_dir: str, table: dict[str, Any], workers: i
     pool.shutdown(wait=True)
 
 
-def _end_workers(pool) -> None:  # noqa: ANN001 - concurrent.futures.ProcessPoolExecutor
+def _end_workers(pool: ProcessPoolExecutor) -> None:
     """A stopped scan stops now, not after the files already handed to workers (without
     this, Ctrl-C printed the summary and then waited for every queued file). A worker
     ended mid-file leaves at most a ``.part`` file, which the next scan removes: outputs

@@ -6,9 +6,14 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-def _get_screener(policy_table: dict[str, Any]):  # noqa: ANN202
+if TYPE_CHECKING:  # pragma: no cover - the engines load in the worker, on first use
+    from ..pipeline import Screener
+    from ..policy import Policy
+
+
+def _get_screener(policy_table: dict[str, Any]) -> tuple[Screener, Policy]:
     from ..pipeline import shared_screener
     from ..policy import Policy
 

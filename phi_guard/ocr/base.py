@@ -15,7 +15,7 @@ class OcrReading:
     words: tuple[Word, ...] = ()
     unreadable: tuple[TextRegion, ...] = ()
 
-    def __add__(self, other: "OcrReading") -> "OcrReading":
+    def __add__(self, other: OcrReading) -> OcrReading:
         return OcrReading(self.words + other.words, self.unreadable + other.unreadable)
 
 
@@ -27,6 +27,9 @@ class ReadSettings:
 
     det_max_side: int = 0
     tesseract_passes: tuple[str, ...] | None = None
+
+
+SCREEN_SETTINGS = ReadSettings()  # the screening pass: each engine's own defaults
 
 
 @runtime_checkable

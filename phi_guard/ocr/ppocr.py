@@ -16,11 +16,19 @@ import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import EngineError
+
+# A recognised word: (text, confidence, CTC columns, columns covered by the crop's own width).
+_DecodedWord = tuple[str, float, list[int], float]
+# A recognised line: (text, mean confidence, words).
+_Decoded = tuple[str, float, list[_DecodedWord]]
+# A word placed in the image: (text, confidence, box).
+_WordBox = tuple[str, float, tuple[int, int, int, int]]
 
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 # Detector inputs above this many pixels (a 1600 px tile is 2.6 M) release their
@@ -61,7 +69,7 @@ class OcrLine:
     words: tuple[tuple[str, float, tuple[int, int, int, int]], ...]
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int) -> Any:  # an onnxruntime.InferenceSession (untyped)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -83,8 +91,8 @@ def _round32(v: float) -> int:
     return max(32, int(round(v / 32) * 32))
 
 
-@functools.lru_cache(maxsize=None)
-def _sessions(threads: int):
+@functools.cache
+def _sessions(threads: int) -> tuple[Any, Any]:
     """The detector and recognizer sessions, loaded once per process and thread
     setting: ONNX Runtime sessions are safe to run from several threads, so the
     screening and verification engines share them (half the start-up and memory)."""
@@ -213,7 +221,7 @@ class PpOcr:
         columns covered by the crop's own width))."""
         ratios = [c.shape[1] / float(c.shape[0]) for c in crops]
         order = np.argsort(np.array(ratios))
-        out: list = [("", 0.0, [])] * len(crops)
+        out: list[_Decoded] = [("", 0.0, [])] * len(crops)
         for beg in range(0, len(crops), self.rec_batch):
             idx = order[beg : beg + self.rec_batch]
             max_ratio = max([self.rec_min_ratio] + [ratios[i] for i in idx])
@@ -229,7 +237,7 @@ class PpOcr:
                 out[i] = self._ctc_decode(preds[j], ratios[i] / max_ratio)
         return out
 
-    def _ctc_decode(self, pred: np.ndarray, width_share: float):
+    def _ctc_decode(self, pred: np.ndarray, width_share: float) -> _Decoded:
         idx = pred.argmax(axis=1)
         prob = pred.max(axis=1)
         keep = np.ones(len(idx), bool)
@@ -309,7 +317,7 @@ def _box_score(pred: np.ndarray, box: np.ndarray) -> float:
     shifted = box.copy()
     shifted[:, 0] -= xmin
     shifted[:, 1] -= ymin
-    cv2.fillPoly(mask, shifted.reshape(1, -1, 2).astype(np.int32), 1)
+    cv2.fillPoly(mask, [shifted.reshape(-1, 2).astype(np.int32)], 1)
     return float(cv2.mean(pred[ymin : ymax + 1, xmin : xmax + 1], mask)[0])
 
 
@@ -345,7 +353,8 @@ def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, bool]:
     return crop, False
 
 
-def _word_boxes(quad, crop_shape, vertical, words, pad_top, ratio_w, ratio_h, size):  # noqa: ANN001
+def _word_boxes(quad: np.ndarray, crop_shape: tuple[int, ...], vertical: bool, words: list[_DecodedWord], pad_top: int,
+                ratio_w: float, ratio_h: float, size: tuple[int, int]) -> tuple[_WordBox, ...]:
     """Each word's box: its CTC columns placed along the line's crop, mapped back
     through the crop's perspective transform into image coordinates."""
     w0, h0 = size
@@ -361,7 +370,7 @@ def _word_boxes(quad, crop_shape, vertical, words, pad_top, ratio_w, ratio_h, si
     char_w = (sum(multi) / len(multi)) if multi else cw / max(n_chars, 1)
     src = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
     m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
-    out = []
+    out: list[_WordBox] = []
     for text, conf, cols, _n in words:
         x0 = max((cols[0] + 0.5) * col_w - char_w / 2, 0)
         x1 = min((cols[-1] + 0.5) * col_w + char_w / 2, cw)

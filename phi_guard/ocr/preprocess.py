@@ -37,8 +37,8 @@ def tophat(gray: np.ndarray, bright_text: bool, kernel: int = 25) -> np.ndarray:
     se = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
     op = cv2.MORPH_TOPHAT if bright_text else cv2.MORPH_BLACKHAT
     th = cv2.morphologyEx(gray, op, se)
-    th = cv2.normalize(th, None, 0, 255, cv2.NORM_MINMAX)
-    return 255 - th
+    th = cv2.normalize(th, np.empty_like(th), 0, 255, cv2.NORM_MINMAX)
+    return np.asarray(255 - th)
 
 
 def render_passes(image: np.ndarray, names: tuple[str, ...]) -> list[tuple[str, np.ndarray, float]]:

@@ -16,7 +16,7 @@ class RapidOcrEngine:
 
     name = "rapidocr"
 
-    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0):
+    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0) -> None:
         from .ppocr import PpOcr, rapidocr_version
 
         if det_max_side:

@@ -5,15 +5,14 @@ import dataclasses
 import numpy as np
 
 from ..errors import EngineError
-from ..types import TextRegion, Word, iou
-from ..types import Rendering
-from .base import OcrEngine, OcrReading, ReadSettings
+from ..types import Rendering, TextRegion, Word, iou
+from .base import SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings
 
 # Engines whose text detector shrinks large inputs: read those in tiles.
 _TILED = {"rapidocr"}
 
 
-def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, settings: ReadSettings = ReadSettings(),
+def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, settings: ReadSettings = SCREEN_SETTINGS,
                  built: list[OcrEngine] | None = None) -> OcrEngine:
     """Build an engine by name (rapidocr, tesseract) with ``settings``. ``built``: engines
     already built for the same (single-threaded) caller, whose loaded models the new one

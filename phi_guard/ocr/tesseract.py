@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -39,12 +40,13 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5,
-                 share_api_with: "TesseractEngine | None" = None):
+                 share_api_with: TesseractEngine | None = None) -> None:
         try:
             import tesserocr
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EngineError(f"tesserocr is not installed ({exc})") from None
         self._tesserocr = tesserocr
+        self._api: Any
         self.passes = passes
         self.min_confidence = min_confidence
         self.noise_confidence = 0.4

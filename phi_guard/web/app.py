@@ -13,6 +13,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -58,7 +59,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     tempfile.tempdir = private_tmp
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):  # noqa: ANN202
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state["pool"] = ScreeningPool(cfg.workers)
         if warm_up:
             await asyncio.get_running_loop().run_in_executor(None, state["pool"].warm_up, cfg.policy.table)
@@ -83,7 +84,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         return JSONResponse(status_code=exc.status_code, content=content)
 
     @app.middleware("http")
-    async def _limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if request.url.path.startswith("/v1/") and length and length.isdigit() and int(length) > cfg.max_upload_bytes + 64 * 1024:
             return JSONResponse(status_code=413, content=_error("too_large", f"upload is larger than the {cfg.max_upload_bytes:,}-byte limit"))
@@ -155,7 +156,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         del data  # the upload lives only in the worker now
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(future), timeout=cfg.time_limit_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             future.cancel()
             return JSONResponse(status_code=504, content=_error("timeout", f"screening took longer than {cfg.time_limit_s:.0f} s"))
         if "error" in result:

@@ -7,6 +7,7 @@ import io
 from concurrent.futures import Future
 from typing import Any
 
+
 def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> dict[str, Any]:
     """Screen uploaded bytes; returns the report, the safe bytes and an outlined preview.
     Bad input comes back as an error dict (exceptions do not cross processes well)."""
@@ -40,7 +41,7 @@ class ScreeningPool:
         self.executor = worker_pool(workers)
         self.workers = max(1, workers)
 
-    def submit(self, data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> Future:
+    def submit(self, data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> Future[dict[str, Any]]:
         return self.executor.submit(screen_bytes, data, name, policy_table, output_format)
 
     def warm_up(self, policy_table: dict[str, Any]) -> None:

@@ -76,7 +76,7 @@ def _cleaned(metadata: MetadataStep) -> CleanedHeader:
 class DicomAdapter:
     """Opens, de-identifies, encodes and checks DICOM files."""
 
-    formats = ("DICOM",)
+    formats: tuple[str, ...] = ("DICOM",)
 
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
         """Parse the file and render its frames and overlays; raises an InputError subclass."""

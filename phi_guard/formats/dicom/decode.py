@@ -86,10 +86,11 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         # A file without meta information: pydicom guessed the encoding; pixels are
         # then stored native (implicit or explicit VR little endian).
-        from pydicom.uid import ImplicitVRLittleEndian
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-        ds.file_meta = getattr(ds, "file_meta", None) or __import__("pydicom").dataset.FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else "1.2.840.10008.1.2.1"
+        ds.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
         notes.append("no transfer syntax in the file meta; decoded as little endian")
     try:
         with warnings.catch_warnings():
@@ -105,7 +106,7 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     else:
         frames_native = native[None]
     if photometric == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
+        from pydicom.pixels.processing import apply_color_lut
 
         rgb = np.asarray(apply_color_lut(frames_native, ds))
         if rgb.dtype != np.uint8:  # 16-bit palette entries: written back as 8-bit RGB
@@ -142,7 +143,7 @@ def render_frame(frame: np.ndarray, ds: Dataset) -> Pixels:
     when present, else min-max; MONOCHROME1 inverted)."""
     if frame.ndim == 3:  # colour
         return frame.astype(np.uint8) if frame.dtype == np.uint8 else to_uint8(frame)
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

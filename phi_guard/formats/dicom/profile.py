@@ -15,9 +15,9 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...mask import mask_value
@@ -56,7 +56,8 @@ DEID_CODES = {  # CID 7050 De-identification Method
 
 @functools.lru_cache(maxsize=1)
 def load_table() -> dict[str, Any]:
-    raw = json.loads(resources.files("phi_guard").joinpath("data/annex_e.json").read_text("utf-8"))
+    """The Annex E table shipped in ``phi_guard/data/annex_e.json``, indexed by tag."""
+    raw: dict[str, Any] = json.loads(resources.files("phi_guard").joinpath("data/annex_e.json").read_text("utf-8"))
     raw["by_tag"] = {int(r["tag"], 16): (r["name"], r["action"]) for r in raw["rows"]}
     return raw
 
@@ -100,7 +101,7 @@ def new_uid(uid: str, secret: str) -> str:
     return "2.25." + str(int.from_bytes(digest, "big"))
 
 
-def _dummy(vr: str) -> Any:
+def _dummy(vr: str) -> str | None:
     return {"PN": "ANONYMIZED", "DA": "19000101", "TM": "000000", "DT": "19000101000000", "AS": "000D", "IS": "0",
             "DS": "0", "CS": "ANONYMIZED", "AE": "ANONYMIZED", "SH": "ANONYMIZED", "LO": "ANONYMIZED",
             "LT": "ANONYMIZED", "ST": "ANONYMIZED", "UT": "ANONYMIZED", "UC": "ANONYMIZED"}.get(vr)
@@ -115,7 +116,7 @@ def _shift_date(value: str, vr: str, days: int) -> str:
             d = _dt.datetime.strptime(str(value)[:8], "%Y%m%d") - _dt.timedelta(days=days)
             return d.strftime("%Y%m%d") + str(value)[8:]
     except ValueError:
-        return _dummy(vr)
+        return _dummy(vr) or ""
     return str(value)  # TM: times of day are kept with the shifted dates
 
 

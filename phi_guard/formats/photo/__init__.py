@@ -24,7 +24,7 @@ _DEFAULT_OUTPUT = {"MPO": "JPEG", "GIF": "PNG"}
 class PhotoAdapter:
     """Opens, strips, encodes and checks photos and screenshots."""
 
-    formats = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
+    formats: tuple[str, ...] = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
 
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
         """Decode the first frame as displayed; raises an InputError subclass."""

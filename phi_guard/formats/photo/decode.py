@@ -141,7 +141,9 @@ def _to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes
     if icc and policy.output.convert_icc_to_srgb and im.mode in ("RGB", "CMYK"):
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            converted = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                im = converted
             notes.append("colours converted from the embedded ICC profile to sRGB")
         except (ImageCms.PyCMSError, OSError, ValueError):
             notes.append("embedded ICC profile unreadable; dropped without conversion")
