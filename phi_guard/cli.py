@@ -10,10 +10,9 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-if TYPE_CHECKING:  # pragma: no cover - imported when a command runs
-    from .policy import Policy
+from .policy import STYLES, Policy
 
 EXIT_SAFE, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
@@ -28,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
                    "its extension sets the format: .dcm keeps DICOM, .png/.jpg export a windowed image")
     c.add_argument("--report", help="write the JSON report here")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
-    c.add_argument("--style", choices=("fill", "blur", "pixelate"), help="redaction style (default from the policy: fill)")
+    c.add_argument("--style", choices=STYLES, help="redaction style (default from the policy: fill)")
     c.add_argument("--policy", help="policy TOML file (merged over the defaults)")
     c.add_argument("--include-phi", action="store_true", help="put raw identified values in the report (for a local audit only)")
     sc = sub.add_parser("scan", help="screen a whole folder into a mirror folder, in parallel, resumable")
@@ -36,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("-o", "--output-dir", required=True, help="where the safe copies go (a mirror of the input tree)")
     sc.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     sc.add_argument("--policy", help="policy TOML file")
-    sc.add_argument("--style", choices=("fill", "blur", "pixelate"))
+    sc.add_argument("--style", choices=STYLES)
     sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
     sc.add_argument("--engine", choices=("local", "dask"), default="local")
@@ -115,7 +114,9 @@ def _check(args: argparse.Namespace) -> int:
         msg = str(exc)
         print(f"phi-guard: error: {msg}", file=sys.stderr)
         if report_path:
-            err = {"schema_version": "1.0", "verdict": "ERROR", "error": {"code": exc.code, "message": msg},
+            from .report import REPORT_SCHEMA_VERSION
+
+            err = {"schema_version": REPORT_SCHEMA_VERSION, "verdict": "ERROR", "error": {"code": exc.code, "message": msg},
                    "input": {"name": inp.name}}
             atomic_write(report_path, (json.dumps(err, indent=2) + "\n").encode())
         return exc.exit_code
@@ -138,8 +139,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _policy_from(args: argparse.Namespace) -> Policy:
     """The policy file given (or the defaults), with a --style override where the command has one."""
-    from .policy import Policy
-
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     if getattr(args, "style", None):
         policy = policy.with_style(args.style)

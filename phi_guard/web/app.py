@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Upload
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .. import __version__
-from ..policy import Policy
+from ..policy import STYLES, Policy
 from ..write import default_extension
 from .pool import ScreeningPool, b64
 
@@ -125,7 +125,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     async def public_config() -> dict[str, Any]:
         """What the page needs to know: whether an API key is required, and the limits."""
         return {"api_key_required": bool(cfg.api_key), "max_upload_bytes": cfg.max_upload_bytes,
-                "max_pixels": cfg.policy.limits.max_pixels, "styles": ["fill", "blur", "pixelate"]}
+                "max_pixels": cfg.policy.limits.max_pixels, "styles": list(STYLES)}
 
     @app.post("/v1/screen", tags=["screening"], dependencies=[Depends(require_key)])
     async def screen(
