@@ -7,6 +7,7 @@ Each file is screened by a worker process that builds its engines once. The
 per-file work is a pure function of (input bytes, policy), so the same task runs
 on a local process pool or on a Dask distributed cluster.
 """
-from .scan import ScanSummary, scan_folder
+from .scan import scan_folder
+from .summary import ScanSummary
 
 __all__ = ["ScanSummary", "scan_folder"]

@@ -12,12 +12,10 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..write import atomic_write
-
-if TYPE_CHECKING:  # pragma: no cover - scan.py imports this module
-    from .scan import ScanSummary
+from .summary import ScanSummary
 
 
 def write_reports(report_dir: Path, out_dir: Path, records: list[dict[str, Any]], summary: ScanSummary) -> None:

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +14,10 @@ from ..workers import single_threaded_env, worker_pool
 from .manifest import Manifest
 from .plan import Task, check_folders, plan
 from .reports import write_reports
+from .summary import ScanSummary
 from .worker import screen_file
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class ScanSummary:
-    total: int = 0
-    done: int = 0
-    skipped_resume: int = 0
-    counts: dict[str, int] = field(default_factory=dict)  # verdict -> count
-    errors: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    interrupted: bool = False
-    seconds: float = 0.0
-    report_dir: str = ""
-
-    @property
-    def exit_code(self) -> int:
-        if self.counts.get("ERROR") or self.interrupted:
-            return 2
-        return 1 if self.counts.get("BLOCKED") else 0
 
 
 def _sha256(path: str) -> str:

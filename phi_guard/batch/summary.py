@@ -1,0 +1,26 @@
+"""What a folder scan returns, and what its reports are made from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ScanSummary:
+    """Counts, errors and timing of one scan (files done in an earlier run included)."""
+
+    total: int = 0
+    done: int = 0
+    skipped_resume: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # verdict -> count
+    errors: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    report_dir: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a file failed or the scan was interrupted, 1 when one was blocked, else 0."""
+        if self.counts.get("ERROR") or self.interrupted:
+            return 2
+        return 1 if self.counts.get("BLOCKED") else 0
