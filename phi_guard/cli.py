@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: sys.argv); returns the exit code."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     # Decoder warnings about malformed files are noise to a clinician; every
     # problem that matters becomes a typed error with a one-line message.

@@ -139,14 +139,17 @@ class Result:
 
     @property
     def verdict(self) -> Verdict:
+        """CLEAN, REDACTED or BLOCKED."""
         return self.decision.verdict
 
     @property
     def reasons(self) -> tuple[str, ...]:
+        """Why, in words a person can read (kinds and counts, never values)."""
         return self.decision.reasons
 
     @property
     def blocked(self) -> bool:
+        """True when nothing may be written."""
         return self.decision.verdict is Verdict.BLOCKED
 
     def save(self, path: str | Path) -> Path:

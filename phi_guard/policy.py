@@ -130,10 +130,13 @@ class Policy:
     # -- construction -------------------------------------------------------
     @classmethod
     def default(cls) -> Policy:
+        """The defaults of ``phi_guard/default_policy.toml``."""
         return cls.from_table({}, source="default")
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
+        """A policy TOML file merged over the defaults. Raises PolicyError for a missing
+        or invalid file, an unknown key or a value out of range."""
         p = Path(path)
         try:
             table = tomllib.loads(p.read_text("utf-8"))
@@ -145,6 +148,7 @@ class Policy:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], source: str = "custom") -> Policy:
+        """A policy from a table (parsed TOML) merged over the defaults. Raises PolicyError."""
         merged = _merge(_default_table(), table)
         digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
         try:
@@ -224,6 +228,7 @@ class Policy:
         )
 
     def with_style(self, style: str) -> Policy:
+        """This policy with another redaction style. Raises PolicyError for an unknown style."""
         if style not in STYLES:
             raise PolicyError(f"style must be one of {', '.join(STYLES)}, not '{style}'")
         table = copy.deepcopy(self.table)
@@ -242,6 +247,7 @@ class Policy:
         return any(p.match(core) for p in self.detect.allow_patterns)
 
     def is_denied_word(self, word: str) -> bool:
+        """True when the policy's deny list names the word (always masked)."""
         core = word.strip(".,;:()[]{}'\"").upper()
         if core and core in self.detect.deny_words:
             return True

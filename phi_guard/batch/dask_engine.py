@@ -23,6 +23,8 @@ def _screen_file_single_threaded(src: str, rel: str, out_dir: str, table: dict[s
 
 def run_dask(todo: list[Task], out_dir: str, table: dict[str, Any], scheduler: str | None, workers: int | None,
              on_result: Callable[[dict[str, Any]], None]) -> None:
+    """Screen ``todo`` on a Dask cluster (``scheduler``, or a local one of ``workers``),
+    calling ``on_result`` with each file's record. Raises UsageError without the dask extra."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:

@@ -23,10 +23,12 @@ class Manifest:
                 self.entries[entry["rel"]] = entry
 
     def is_done(self, rel: str, size: int, sha256: str) -> bool:
+        """True when ``rel`` was finished by an earlier run and its size and digest are unchanged."""
         e = self.entries.get(rel)
         return e is not None and e.get("size") == size and e.get("sha256") == sha256
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Append a finished file's record (with its report) to the manifest."""
         self.entries[entry["rel"]] = entry
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -34,6 +36,7 @@ class Manifest:
             os.fsync(fh.fileno())
 
     def reset(self) -> None:
+        """Forget earlier runs (a scan without --resume)."""
         self.entries.clear()
         if self.path.exists():
             self.path.unlink()

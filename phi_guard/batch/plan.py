@@ -16,6 +16,8 @@ class Task:
 
 
 def check_folders(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    """The resolved input and output folders. Raises UsageError when the input is not a
+    folder or either folder lies inside the other."""
     src = in_dir.resolve()
     if not src.is_dir():
         raise UsageError(f"{in_dir}: not a folder")

@@ -23,6 +23,8 @@ def _get_screener(policy_table: dict[str, Any]) -> tuple[Screener, Policy]:
 
 
 def output_path(out_dir: str, rel: str, fmt: str) -> Path:
+    """Where the safe copy of ``rel`` goes under ``out_dir``: its own name when the extension
+    fits ``fmt`` (.dcm or .dicom for DICOM), else the stem with ``fmt``'s usual extension."""
     from ..write import EXTENSION_FORMATS, default_extension
 
     p = Path(out_dir) / rel

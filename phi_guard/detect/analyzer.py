@@ -190,6 +190,7 @@ class Detector:
         self.detect(OcrReading(tuple(words)), policy)
 
     def version(self) -> str:
+        """Presidio's version and the spaCy model's name, for reports."""
         from importlib.metadata import version
 
         return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
@@ -204,6 +205,9 @@ class Detector:
         return recs
 
     def detect(self, reading: OcrReading, policy: Policy, header_terms: tuple[str, ...] = (), frame: int = 0) -> list[Finding]:
+        """Identifiers in one OCR reading of ``frame``: Presidio and our recognizers (with
+        the DICOM ``header_terms``), the policy's all-text mode and deny list, and text no
+        engine could read. Raises EngineError when the analyzer fails."""
         lines = _lines_of(reading.words)
         findings: list[Finding] = []
         if lines:

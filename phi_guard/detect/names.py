@@ -18,9 +18,11 @@ class NameGazetteer:
     first_one_edit: frozenset[str]  # deletion neighbourhood of first names, for OCR slips
 
     def is_first(self, token: str) -> bool:
+        """True for a first name of the census lists (upper case)."""
         return token in self.first
 
     def is_last(self, token: str) -> bool:
+        """True for a last name of the census lists (upper case)."""
         return token in self.last
 
     def is_first_fuzzy(self, token: str) -> bool:
@@ -41,6 +43,7 @@ def _read(name: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def load_gazetteer() -> NameGazetteer:
+    """The census first and last names, loaded once per process."""
     first = set(_read("dist.male.first")) | set(_read("dist.female.first"))
     last = set(_read("dist.all.last"))
     # Two-letter census "names" are mostly initials and abbreviations; they are not names here.

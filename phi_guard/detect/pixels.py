@@ -16,9 +16,13 @@ class PixelDetector(Protocol):
     """What the pipeline and verification need of a detector (:class:`~phi_guard.detect.Detector`)."""
 
     def detect(self, reading: OcrReading, policy: Policy, header_terms: tuple[str, ...] = (),
-               frame: int = 0) -> list[Finding]: ...
+               frame: int = 0) -> list[Finding]:
+        """Identifiers in one reading of ``frame``, the ``header_terms`` among them."""
+        ...
 
-    def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]: ...
+    def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
+        """Identifiers in free text, as (start, end, kind)."""
+        ...
 
 
 def find_in_readings(detector: PixelDetector, renderings: Sequence[Rendering], readings: Sequence[OcrReading],

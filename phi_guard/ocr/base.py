@@ -43,12 +43,17 @@ class OcrEngine(Protocol):
 
     name: str
 
-    def version(self) -> str: ...
+    def version(self) -> str:
+        """The engine and model versions, for reports."""
+        ...
 
-    def read(self, image: np.ndarray, tag: str = "") -> OcrReading: ...
+    def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
+        """Read 8-bit grey or RGB ``image``; raises EngineError when the engine fails."""
+        ...
 
 
 def quad_to_box(points: object) -> Box:
+    """The integer box around a quadrilateral's corner points (clipped at 0)."""
     arr = np.asarray(points, dtype=float).reshape(-1, 2)
     x0, y0 = np.floor(arr.min(axis=0)).astype(int)
     x1, y1 = np.ceil(arr.max(axis=0)).astype(int)

@@ -50,6 +50,7 @@ def models_dir() -> Path:
 
 
 def rapidocr_version() -> str:
+    """The installed rapidocr package's version (its models are the ones run)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -160,6 +161,7 @@ class PpOcr:
 
     # -- detection --------------------------------------------------------------------
     def detect(self, img: np.ndarray) -> np.ndarray:
+        """Text line quadrilaterals (N, 4, 2) found in ``img``, in its pixel coordinates, in reading order."""
         h, w = img.shape[:2]
         side = self.det_limit_side
         if self.det_limit_type == "max":

@@ -14,6 +14,7 @@ import numpy as np
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit grey of a grey or RGB image."""
     if image.ndim == 2:
         return image
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -30,9 +30,11 @@ class RapidOcrEngine:
         self.min_confidence = min_confidence
 
     def version(self) -> str:
+        """The PP-OCR models' version, for reports."""
         return f"rapidocr {self._version} models (PP-OCRv6 small), onnxruntime"
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
+        """Words and unreadable text lines in ``image``; raises EngineError when ONNX Runtime fails."""
         rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
         words: list[Word] = []
         unreadable: list[TextRegion] = []

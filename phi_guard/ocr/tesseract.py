@@ -24,6 +24,8 @@ _TESSDATA_CANDIDATES = (
 
 
 def find_tessdata() -> str:
+    """The folder of Tesseract's language data (TESSDATA_PREFIX, else Debian's).
+    Raises EngineError when the English data is not installed."""
     env = os.environ.get("TESSDATA_PREFIX")
     for cand in ([env] if env else []) + list(_TESSDATA_CANDIDATES):
         if cand and (Path(cand) / "eng.traineddata").is_file():
@@ -64,9 +66,11 @@ class TesseractEngine:
         self._api.SetVariable("load_freq_dawg", "0")
 
     def version(self) -> str:
+        """Tesseract's version, for reports."""
         return f"tesseract {self._tesserocr.tesseract_version().split()[1]} (tesserocr {self._tesserocr.__version__})"
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
+        """Words and unreadable text in ``image``, read in each of the engine's passes."""
         words: list[Word] = []
         unreadable: list[TextRegion] = []
         RIL = self._tesserocr.RIL

@@ -11,6 +11,7 @@ REPORT_SCHEMA_VERSION = "1.0"
 
 
 def finding_dict(f: Finding, include_phi: bool) -> dict[str, Any]:
+    """One finding as the report shows it (the raw value only with ``include_phi``)."""
     d: dict[str, Any] = {
         "kind": f.kind,
         "where": f.where.value,
@@ -40,6 +41,7 @@ def build_report(
     verification: dict[str, Any],
     notes: list[str],
 ) -> dict[str, Any]:
+    """The versioned JSON report of one screening (no raw PHI unless the policy asks)."""
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "phi_guard", "version": __version__, "python": platform.python_version()},

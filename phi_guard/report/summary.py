@@ -5,6 +5,7 @@ from typing import Any
 
 
 def human_summary(report: dict[str, Any], output_path: str | None = None) -> str:
+    """The few lines ``phi-guard check`` prints for a report."""
     verdict = report["verdict"]
     name = report["input"].get("name", "input")
     head = {

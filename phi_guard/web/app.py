@@ -51,6 +51,8 @@ class _Stored:
 
 
 def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> FastAPI:
+    """The FastAPI app for ``cfg``: the page, the API and its worker pool (started with the
+    app; ``warm_up`` builds the engines before the first request)."""
     cfg = config or ServerConfig()
     state: dict[str, Any] = {"results": {}, "pool": None}
     # Large uploads spool to disk: keep them in a folder only this process can read.

@@ -42,6 +42,7 @@ class ScreeningPool:
         self.workers = max(1, workers)
 
     def submit(self, data: bytes, name: str, policy_table: dict[str, Any], output_format: str | None) -> Future[dict[str, Any]]:
+        """Screen ``data`` in a worker; the future's result is :func:`screen_bytes`'s dict."""
         return self.executor.submit(screen_bytes, data, name, policy_table, output_format)
 
     def warm_up(self, policy_table: dict[str, Any]) -> None:
@@ -55,8 +56,10 @@ class ScreeningPool:
             f.result()
 
     def shutdown(self) -> None:
+        """Stop the workers (queued requests are cancelled)."""
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def b64(data: bytes | None) -> str | None:
+    """Base64 text of ``data`` (None for no data)."""
     return base64.b64encode(data).decode() if data else None
