@@ -2,10 +2,10 @@
 
     load -> read -> strip metadata -> detect -> decide -> redact -> verify -> report
 
-Each step is one call into its stage; what differs between photos and DICOM lives in
-the format adapters (:mod:`phi_guard.formats`), never here. Metadata is stripped after
-the OCR has read the pixels: a DICOM header's free text is cleaned by the detector,
-which loads in the background meanwhile.
+Each step is one call into its stage; what differs between container formats lives
+in the format adapters (:mod:`phi_guard.formats`), never here. Metadata is stripped
+after the OCR has read the pixels: a medical image header's free text is cleaned by
+the detector, which loads in the background meanwhile.
 
 :class:`Screener` builds the engines once (OCR models, Presidio, spaCy) and
 reuses them for every image; the CLI, the batch workers and the web app all go
@@ -329,7 +329,7 @@ def shared_screener(policy: Policy, threads: int = 0) -> Screener:
     """This process's Screener for the policy's engine settings, built on first use.
 
     Engines depend only on :func:`engine_settings`; everything else in a policy
-    (style, thresholds, allow lists, DICOM options) is passed per screen, so a new
+    (style, thresholds, allow lists, header options) is passed per screen, so a new
     style or allow list never reloads the models. Used by :func:`screen`, the batch
     workers and the web workers. An engine that failed to build is not retried for
     every image (a missing install does not fix itself): its error is raised again."""
