@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from phi_guard import Policy, Verdict, screen
+from phi_guard import Policy, Screener, Verdict, screen
 from phi_guard.errors import DecodeError, EmptyInputError, OutputError, PolicyError
 
 
@@ -77,3 +77,28 @@ def test_background_loader_rebuilds_in_a_forked_child():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert loader.get() == f"built in {os.getpid()}"
+
+
+def test_output_format_is_checked_before_any_ocr(screener, samples):
+    """A wrong output format fails at once: no engine reads anything first."""
+    from phi_guard.errors import UsageError
+
+    class CountingEngine:
+        def __init__(self, inner):
+            self.inner, self.name, self.reads = inner, inner.name, 0
+
+        def version(self):
+            return self.inner.version()
+
+        def read(self, image, tag=""):
+            self.reads += 1
+            return self.inner.read(image, tag)
+
+    counting = CountingEngine(screener.ocr_engines[0])
+    injected = Screener(ocr_engines=[counting], verify_engines=screener.verify_engines,
+                        mask_engines=screener.mask_engines, detector=screener.detector)
+    with pytest.raises(UsageError):
+        injected.screen(samples / "clean_xray.png", output_format="DICOM")
+    assert counting.reads == 0
+    assert injected.screen(samples / "clean_xray.png").verdict == Verdict.CLEAN
+    assert counting.reads > 0  # the same engine did read once the output was writable

@@ -105,3 +105,16 @@ def test_detection_makes_no_network_call(screener, monkeypatch, tmp_path):
     assert ("EMAIL_ADDRESS", "jane.doe@stmarys-hospital.org.uk") in kinds
     assert attempts == []
     assert not any(tmp_path.rglob("*tldextract*"))
+
+
+def test_extra_recognizers_join_without_editing_the_engine(screener):
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    from phi_guard.detect import Detector
+
+    study_code = PatternRecognizer(supported_entity="MEDICAL_RECORD_NUMBER", name="StudyCode",
+                                   patterns=[Pattern("study code", r"\bFalconcrest\b", 0.9)])
+    extended = Detector(analyzer=screener.detector.analyzer, extra_recognizers=[study_code])
+    line = reading_of("Project Falconcrest")
+    assert "Falconcrest" not in {f.raw_text for f in screener.detector.detect(line, Policy.default())}
+    assert ("MEDICAL_RECORD_NUMBER", "Falconcrest") in {(f.kind, f.raw_text) for f in extended.detect(line, Policy.default())}

@@ -68,9 +68,9 @@ def _offline_tld_extractor() -> TLDExtract:
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
-def build_presidio(extra_recognizers: Sequence[EntityRecognizer] = ()) -> AnalyzerEngine:
-    """An AnalyzerEngine with spaCy NER, the generic recognizers we trust on overlays,
-    ours, and ``extra_recognizers``. Raises EngineError when the spaCy model is missing."""
+def build_presidio() -> AnalyzerEngine:
+    """An AnalyzerEngine with spaCy NER, the generic recognizers we trust on overlays and
+    ours. Raises EngineError when the spaCy model is missing."""
     for noisy in ("presidio-analyzer", "presidio_analyzer"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
@@ -127,7 +127,6 @@ def build_presidio(extra_recognizers: Sequence[EntityRecognizer] = ()) -> Analyz
         LabelledFieldRecognizer(),
         IdentifierRecognizer(),
         ContactRecognizer(),
-        *extra_recognizers,
     ):
         registry.add_recognizer(rec)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
@@ -175,9 +174,11 @@ class Detector:
     """Finds PHI in OCR readings. Built once (loads spaCy); ``detect`` is cheap."""
 
     def __init__(self, analyzer: AnalyzerEngine | None = None, extra_recognizers: Sequence[EntityRecognizer] = ()) -> None:
-        """Build the analyzer (or take ``analyzer``); ``extra_recognizers`` run beside ours.
-        Raises EngineError when the spaCy model is missing."""
-        self.analyzer = analyzer or build_presidio(extra_recognizers)
+        """Build the analyzer (or take ``analyzer``, which is never modified);
+        ``extra_recognizers`` run beside ours on every call. Raises EngineError when the
+        spaCy model is missing."""
+        self.analyzer = analyzer or build_presidio()
+        self.extra_recognizers = tuple(extra_recognizers)
         self._gazetteer_cache: dict[frozenset[str], tuple[EntityRecognizer, ...]] = {}
 
     def warm_up(self, policy: Policy) -> None:
@@ -219,9 +220,9 @@ class Detector:
         return merge_findings(findings)
 
     def _ad_hoc_recognizers(self, policy: Policy, header_terms: tuple[str, ...]) -> list[EntityRecognizer]:
-        """Recognizers that depend on the call: the policy's name recognizers and, for
-        DICOM, the identifying values of this file's header."""
-        recs = list(self._policy_recognizers(policy))
+        """Recognizers that depend on the call: the policy's name recognizers, the ones the
+        Detector was given and, for DICOM, the identifying values of this file's header."""
+        recs = [*self._policy_recognizers(policy), *self.extra_recognizers]
         if header_terms:
             recs.append(TermListRecognizer(header_terms))
         return recs
