@@ -178,7 +178,8 @@ async function takeSharedFile() {
   $("kept").textContent = "The shared image has been deleted from this phone. The safe copy lives only in this page until you close it.";
 }
 
-$("resume").addEventListener("click", () => location.reload()); // the proxy signs in, then brings us back
+// Through the sign-in (the proxy sends the browser there and back), then on with the held file.
+$("resume").addEventListener("click", () => { location.href = here("./?share=pending"); });
 $("discard").addEventListener("click", async () => {
   await shareStore.clear();
   $("pending").hidden = true;
