@@ -53,6 +53,7 @@ function status(text) {
 // sign-in proxy wants a new login (the caller keeps the file for later).
 async function screen(file) {
   $("result").hidden = true;
+  $("kept").hidden = true;
   status(`Checking ${file.name || "the image"} ...`);
   const body = new FormData();
   body.append("file", file);
@@ -114,7 +115,9 @@ async function show(data) {
       const a = $("download");
       a.href = blobUrl(safeFile);
       a.setAttribute("download", safeFile.name);
-      $("share-row").hidden = $("download-row").hidden = false;
+      // No share sheet (a computer): the download alone.
+      $("share-row").hidden = !navigator.share;
+      $("download-row").hidden = false;
     } else {
       reasons.push("The safe copy has expired on the server: check the image again.");
       $("reasons").replaceChildren(...items(reasons));
@@ -174,8 +177,12 @@ async function takeSharedFile() {
   if (outcome !== "done") return;
   await shareStore.clear();
   history.replaceState(null, "", here("./"));
+  keptNote("The shared image has been deleted from this phone.");
+}
+
+function keptNote(text) {
   $("kept").hidden = false;
-  $("kept").textContent = "The shared image has been deleted from this phone. The safe copy lives only in this page until you close it.";
+  $("kept").textContent = safeFile ? `${text} The safe copy lives only in this page until you close it.` : text;
 }
 
 // Through the sign-in (the proxy sends the browser there and back), then on with the held file.
@@ -192,10 +199,7 @@ const serverResult = JSON.parse($("server-result").textContent);
 if (serverResult) {
   // The server screened a share itself (no service worker caught it).
   if (serverResult.error) show({ verdict: "ERROR", reasons: [serverResult.error.message], report: { findings: [], metadata: [] } });
-  else show(serverResult).then(() => {
-    $("kept").hidden = false;
-    $("kept").textContent = "Nothing of the shared image was kept on this phone. The safe copy lives only in this page until you close it.";
-  });
+  else show(serverResult).then(() => keptNote("Nothing of the shared image was kept on this phone."));
 } else if (params.get("share") === "pending") {
   takeSharedFile();
 } else if (params.get("share") === "empty") {
