@@ -84,3 +84,26 @@ def test_share_to_a_server_with_an_api_key_asks_for_the_page(samples):
         with open(samples / "clean_xray.png", "rb") as fh:
             r = c.post("/share", files={"file": ("c.png", fh, "image/png")})
     assert embedded_result(r.text)["error"]["code"] == "unauthorized"
+
+
+def test_ios_shortcut_exchange(samples):
+    """What the iOS Shortcut in docs/phone.md sends and reads: a form with the shared
+    photo as `file` (an iPhone photo is HEIF) and output=jpg, the key in X-API-Key;
+    back: `verdict`, `reasons`, and the safe JPEG in `image.base64` with `image.filename`."""
+    import base64
+
+    from conftest import DATA
+
+    with TestClient(create_app(ServerConfig(api_key="s3cret", workers=1))) as c:
+        with open(DATA / "photos" / "hopper.heif", "rb") as fh:
+            r = c.post("/v1/screen", files={"file": ("IMG_0001.HEIC", fh, "image/heic")},
+                       data={"output": "jpg"}, headers={"X-API-Key": "s3cret"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["verdict"] in ("CLEAN", "REDACTED") and body["image"]["filename"] == "IMG_0001.safe.jpg"
+        safe = base64.b64decode(body["image"]["base64"])
+        assert Image.open(io.BytesIO(safe)).format == "JPEG" and b"Exif" not in safe
+        # without the key, nothing is screened
+        with open(samples / "xray_overlay.png", "rb") as fh:
+            r = c.post("/v1/screen", files={"file": ("x.png", fh)}, data={"output": "jpg"})
+        assert r.status_code == 401
