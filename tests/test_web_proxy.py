@@ -283,3 +283,8 @@ def test_trusted_proxy_misuse_refuses_to_start(args, message):
     r = subprocess.run([sys.executable, "-m", "phi_guard.cli", "serve", "--port", "0", *args],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and message in r.stderr
+
+
+def test_docs_show_the_tested_config():
+    """docs/phone.md prints the site file this test runs, unchanged."""
+    assert SITE.read_text() in (ROOT / "docs" / "phone.md").read_text()
