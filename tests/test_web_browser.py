@@ -5,7 +5,6 @@ import os
 import shutil
 
 import pytest
-
 from webserver import free_port, launch_chromium, serve
 
 

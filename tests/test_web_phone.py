@@ -9,11 +9,11 @@ import base64
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
 from webserver import free_port, launch_chromium, serve
 
 # One server for all: a phone number in the picture blocks it, so one sample is blocked
@@ -168,7 +168,7 @@ def test_share_via_service_worker_gives_a_clean_masked_copy_to_share(phone_serve
         inner_before = before[y0 + 2:y1 - 2, x0 + 2:x1 - 2]
         assert inner_after.mean() < 25 and inner_before.std() > 20, (x0, y0, x1, y1)
     # nothing about the upload in the server's output: not its name, not the share's title
-    log = open(proc.stderr_path, "rb").read().decode(errors="replace")
+    log = Path(proc.stderr_path).read_text(errors="replace")
     assert "Jane_Doe" not in log and "MRN4417" not in log and "Jane Doe" not in log
     context.close()
 

@@ -22,7 +22,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from test_web_phone import SHARE_STUB, os_share
 from webserver import ROOT, free_port, launch_chromium, serve
 

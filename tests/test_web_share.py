@@ -22,7 +22,7 @@ def client():
 
 
 def embedded_result(html: str) -> dict:
-    m = re.search(r'<script id="server-result" type="application/json">(.*?)</script>', html, re.S)
+    m = re.search(r'<script id="server-result" type="application/json">(.*?)</script>', html, re.DOTALL)
     assert m, "no result in the page"
     return json.loads(m.group(1))
 
