@@ -156,6 +156,10 @@ def test_served_through_the_proxy_refused_straight(hospital, samples):
         assert status == 200, path
     status, _, answer = request(proxy, "POST", "/v1/screen", body, {**SIGNED_IN, "Content-Type": ctype})
     assert status == 200 and json.loads(answer)["verdict"] == "REDACTED"
+    # the safe copy is kept for the user who made it only
+    image_url = json.loads(answer)["image_url"]
+    assert request(proxy, "GET", image_url, headers=SIGNED_IN)[0] == 200
+    assert request(app, "GET", image_url, headers={"X-Forwarded-User": "dr.bob"}, source="127.0.0.2")[0] == 404
     # not signed in: sent to the sign-in, even with a forged user header
     status, headers, _ = request(proxy, "GET", "/", headers={"X-Forwarded-User": USER})
     assert status == 302 and headers["Location"].endswith("/oauth2/start?rd=/")

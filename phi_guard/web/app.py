@@ -60,6 +60,7 @@ class _Stored:
     media_type: str
     filename: str
     expires: float
+    owner: str | None = None  # the signed-in user, in sign-in proxy mode
 
 
 def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> FastAPI:
@@ -157,8 +158,13 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         return {"api_key_required": bool(cfg.api_key), "max_upload_bytes": cfg.max_upload_bytes,
                 "max_pixels": cfg.policy.limits.max_pixels, "styles": ["fill", "blur", "pixelate"]}
 
-    async def run_screen(upload: UploadFile, style: str | None, output: str, include_image: bool) -> tuple[int, dict[str, Any]]:
-        """Screen one upload; (HTTP status, body). Shared by the API and the share target."""
+    def user_of(request: Request) -> str | None:
+        return gate.user(request) if gate is not None else None
+
+    async def run_screen(upload: UploadFile, style: str | None, output: str, include_image: bool,
+                         owner: str | None) -> tuple[int, dict[str, Any]]:
+        """Screen one upload; (HTTP status, body). Shared by the API and the share target.
+        The safe copy is kept a few minutes for ``owner`` only (None: for the key holder)."""
         _purge()
         data = await upload.read(cfg.max_upload_bytes + 1)
         name = Path(upload.filename or "upload").name
@@ -191,7 +197,8 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             fmt = result["output_format"]
             rid = secrets.token_urlsafe(18)
             filename = f"{Path(name).stem}.safe{default_extension(fmt)}"
-            state["results"][rid] = _Stored(safe, _MEDIA.get(fmt, "application/octet-stream"), filename, time.monotonic() + cfg.result_ttl_s)
+            state["results"][rid] = _Stored(safe, _MEDIA.get(fmt, "application/octet-stream"), filename,
+                                          time.monotonic() + cfg.result_ttl_s, owner)
             body["image"] = {"media_type": _MEDIA.get(fmt), "filename": filename, "base64": b64(safe) if include_image else None}
             body["image_url"] = f"/v1/results/{rid}"
             body["expires_in_s"] = cfg.result_ttl_s
@@ -200,6 +207,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
 
     @app.post("/v1/screen", tags=["screening"], dependencies=[Depends(require_key)])
     async def screen(
+        request: Request,
         file: UploadFile = File(..., description="the image: DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF"),
         style: str | None = Form(None, description="redaction style: fill, blur or pixelate (default from the policy)"),
         output: str = Form("same", description="output format: same, png, jpg or dcm"),
@@ -207,7 +215,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     ) -> JSONResponse:
         """Screen one image. Returns the JSON report and, unless blocked, the safe image
         (base64 in ``image.base64``, and at ``image_url`` for a few minutes)."""
-        status, body = await run_screen(file, style, output, include_image)
+        status, body = await run_screen(file, style, output, include_image, user_of(request))
         return JSONResponse(status_code=status, content=body, headers={"Cache-Control": "no-store"})
 
     @app.post("/share", response_class=HTMLResponse, include_in_schema=False)
@@ -223,17 +231,17 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             if cfg.api_key and not _key_ok(request):
                 return _page({"error": {"code": "unauthorized", "message": "This server needs an API key: open phi_guard, "
                                         "enter the key, and choose the image there."}})
-            status, body = await run_screen(files[0], None, "same", False)
+            status, body = await run_screen(files[0], None, "same", False, user_of(request))
             if len(files) > 1:
                 body["more_files"] = len(files) - 1
         return _page(body if status == 200 else {"error": body["error"]})
 
     @app.get("/v1/results/{rid}", tags=["screening"], dependencies=[Depends(require_key)])
-    async def result(rid: str) -> Response:
+    async def result(rid: str, request: Request) -> Response:
         """The safe image of a recent screen (kept a few minutes, then deleted)."""
         _purge()
         stored = state["results"].get(rid)
-        if stored is None:
+        if stored is None or stored.owner != user_of(request):
             raise HTTPException(status_code=404, detail=_error("not_found", "no such result (results expire after a few minutes)"))
         return Response(stored.data, media_type=stored.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{stored.filename}"', "Cache-Control": "no-store"})
@@ -256,9 +264,12 @@ class ProxyGate:
         if not self._trusted_peer(request.client.host if request.client else None):
             return JSONResponse(status_code=403, content=_error(
                 "not_from_proxy", "this server only answers through the hospital's sign-in proxy"))
-        if not request.headers.get(self.user_header, "").strip():
+        if not self.user(request):
             return JSONResponse(status_code=401, content=_error("not_signed_in", "sign in through the hospital's portal first"))
         return None
+
+    def user(self, request: Request) -> str:
+        return request.headers.get(self.user_header, "").strip()
 
     def _trusted_peer(self, host: str | None) -> bool:
         if not host:  # a peer on the unix socket has no address
