@@ -107,3 +107,13 @@ def test_ios_shortcut_exchange(samples):
         with open(samples / "xray_overlay.png", "rb") as fh:
             r = c.post("/v1/screen", files={"file": ("x.png", fh)}, data={"output": "jpg"})
         assert r.status_code == 401
+
+
+def test_share_of_a_dicom_file(client):
+    from conftest import DATA
+
+    with open(DATA / "dicom" / "2_ORIGINAL.dcm", "rb") as fh:
+        r = client.post("/share", files={"file": ("study.dcm", fh, "application/dicom")})
+    result = embedded_result(r.text)
+    assert result["verdict"] in ("CLEAN", "REDACTED") and result["image"]["media_type"] == "application/dicom"
+    assert client.get(result["image_url"]).content[128:132] == b"DICM"
