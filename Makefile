@@ -3,7 +3,7 @@
 #   make test   ruff and mypy (strict) on phi_guard/, then the test suite with real Tesseract, RapidOCR and Presidio
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium nginx
 export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: demo test setup system-deps bench clean

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -49,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=None, help="screening worker processes (default: CPU count)")
     sv.add_argument("--max-upload-mb", type=float, default=50.0)
     sv.add_argument("--time-limit", type=float, default=120.0, help="seconds per request before it fails with 504")
+    sv.add_argument("--uds", metavar="PATH", help="listen on this unix socket (mode 0660) instead of a TCP port")
+    sv.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                    help="hospital sign-in proxy mode: answer only requests from this address or network "
+                    "(repeatable; 'unix' for the --uds socket) that carry the signed-in user header")
+    sv.add_argument("--user-header", default="X-Forwarded-User",
+                    help="header in which the trusted proxy names the signed-in user (default X-Forwarded-User)")
     return p
 
 
@@ -197,25 +204,65 @@ def _serve(args: argparse.Namespace) -> int:
     from .errors import PhiGuardError
 
     api_key = args.api_key or os.environ.get("PHI_GUARD_API_KEY") or None
-    if args.host not in _LOCAL_HOSTS and not api_key:
+    if args.trusted_proxy and not args.uds and args.host not in _LOCAL_HOSTS:
+        # Behind the proxy the app must not be reachable by anything else.
+        print("phi-guard: error: with --trusted-proxy, listen on localhost or a unix socket (--uds) only", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.uds and args.host not in _LOCAL_HOSTS and not api_key:
         print("phi-guard: error: binding to a non-local address needs an API key (--api-key or PHI_GUARD_API_KEY)", file=sys.stderr)
         return EXIT_ERROR
     try:
         policy = _policy_from(args)
+        from .web.app import parse_trusted_proxies
+
+        trusted = parse_trusted_proxies(args.trusted_proxy)
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ValueError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     import uvicorn
 
     from .web import create_app
     from .web.app import ServerConfig
 
     cfg = ServerConfig(policy=policy, api_key=api_key, workers=args.workers or os.cpu_count() or 1,
-                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), time_limit_s=args.time_limit)
-    print(f"phi_guard page and API on http://{args.host}:{args.port}/ (API docs: /docs, schema: /openapi.json)", file=sys.stderr)
+                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), time_limit_s=args.time_limit,
+                       trusted_proxies=trusted, user_header=args.user_header)
     # No access log: request lines carry no PHI, but nothing about uploads is logged at all.
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, access_log=False, log_level="warning")
+    # proxy_headers off: the peer address must be the real one, not what X-Forwarded-For claims.
+    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "proxy_headers": False, "server_header": False}
+    mode = f" (only through the sign-in proxy at {', '.join(trusted)})" if trusted else ""
+    if args.uds:
+        try:
+            sock = _unix_socket(Path(args.uds))
+        except OSError as exc:
+            print(f"phi-guard: error: cannot listen on {args.uds}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"phi_guard page and API on unix socket {args.uds}{mode}", file=sys.stderr)
+        uvicorn.run(create_app(cfg), fd=sock.fileno(), **options)
+        return EXIT_SAFE
+    print(f"phi_guard page and API on http://{args.host}:{args.port}/{mode} (API docs: /docs, schema: /openapi.json)", file=sys.stderr)
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, **options)
     return EXIT_SAFE
+
+
+def _unix_socket(path: Path) -> socket.socket:
+    """A listening unix socket that only its owner and group can connect to (give the
+    proxy's user the group). Created with the mode already set: no moment of 0666."""
+    import stat
+
+    if path.exists() and stat.S_ISSOCK(path.stat().st_mode):
+        path.unlink()  # a stale socket from an earlier run
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o117)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    sock.listen(128)
+    return sock
 
 
 def run() -> None:

@@ -3,56 +3,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from webserver import free_port, launch_chromium, serve
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "phi_guard.cli", "serve", "--port", str(port), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve("--port", str(port), health=url + "/healthz"):
+        yield url
 
 
 def test_page_screens_an_upload_in_chromium(server, samples, tmp_path):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
         page.goto(server + "/")
         page.set_input_files("#file", str(samples / "phone_photo_gps.jpg"))

@@ -3,12 +3,19 @@
 Thin over the library: every screen goes through the same Screener, in a pool of
 worker processes so the event loop never blocks. Uploads and results stay in memory
 (or in a private temporary folder, for large uploads) and are deleted after the
-response or after a short expiry; nothing about them is logged."""
+response or after a short expiry; nothing about them is logged.
+
+The page is also an installable web app: a phone's share sheet POSTs the image to
+``/share`` (a service worker usually catches it first; see static/sw.js). Behind a
+hospital's sign-in proxy (``trusted_proxies``) only the proxy may talk to the app, and
+only for a signed-in user."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hmac
+import ipaddress
+import json
 import os
 import secrets
 import tempfile
@@ -16,11 +23,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from .. import __version__
 from ..policy import STYLES, Policy
@@ -40,6 +49,11 @@ class ServerConfig:
     time_limit_s: float = 120.0
     workers: int = 1
     result_ttl_s: float = 300.0
+    # Hospital sign-in proxy mode: the addresses (IPs, networks, or "unix" for peers on
+    # the unix socket) whose requests are trusted, and the header in which the proxy
+    # names the signed-in user. Empty: no proxy mode.
+    trusted_proxies: tuple[str, ...] = ()
+    user_header: str = "X-Forwarded-User"
 
 
 @dataclass
@@ -48,12 +62,14 @@ class _Stored:
     media_type: str
     filename: str
     expires: float
+    owner: str | None = None  # the signed-in user, in sign-in proxy mode
 
 
 def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> FastAPI:
     """The FastAPI app for ``cfg``: the page, the API and its worker pool (started with the
     app; ``warm_up`` builds the engines before the first request)."""
     cfg = config or ServerConfig()
+    gate = ProxyGate(cfg.trusted_proxies, cfg.user_header) if cfg.trusted_proxies else None
     state: dict[str, Any] = {"results": {}, "pool": None}
     # Large uploads spool to disk: keep them in a folder only this process can read.
     private_tmp = tempfile.mkdtemp(prefix="phi_guard-web-")
@@ -86,20 +102,25 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         return JSONResponse(status_code=exc.status_code, content=content)
 
     @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _gate_and_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if gate is not None:
+            refusal = gate.refusal(request)
+            if refusal is not None:
+                return refusal
         length = request.headers.get("content-length")
-        if request.url.path.startswith("/v1/") and length and length.isdigit() and int(length) > cfg.max_upload_bytes + 64 * 1024:
+        if request.url.path.startswith(("/v1/", "/share")) and length and length.isdigit() and int(length) > cfg.max_upload_bytes + 64 * 1024:
             return JSONResponse(status_code=413, content=_error("too_large", f"upload is larger than the {cfg.max_upload_bytes:,}-byte limit"))
         return await call_next(request)
 
-    def require_key(request: Request) -> None:
-        if not cfg.api_key:
-            return
+    def _key_ok(request: Request) -> bool:
         given = request.headers.get("x-api-key") or ""
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             given = auth[7:]
-        if not given or not hmac.compare_digest(given.encode(), cfg.api_key.encode()):
+        return bool(given) and hmac.compare_digest(given.encode(), (cfg.api_key or "").encode())
+
+    def require_key(request: Request) -> None:
+        if cfg.api_key and not _key_ok(request):
             raise HTTPException(status_code=401, detail=_error("unauthorized", "a valid API key is required (X-API-Key header)"))
 
     def _purge() -> None:
@@ -109,15 +130,27 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
-        return HTMLResponse(_static("index.html"), headers={"Cache-Control": "no-store"})
+        return _page()
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
-        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
         suffix = Path(name).suffix
-        if suffix not in types or "/" in name:
+        if suffix not in types or "/" in name or not _static_path(name).is_file():
             raise HTTPException(status_code=404)
-        return Response(_static(name), media_type=types[suffix])
+        return Response(_static_path(name).read_bytes(), media_type=types[suffix])
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def manifest() -> Response:
+        # Relative URLs inside resolve against this address, so the app also works
+        # under a path prefix on the hospital's proxy.
+        return Response(_static("manifest.webmanifest"), media_type="application/manifest+json",
+                        headers={"Cache-Control": "no-cache"})
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> Response:
+        # Served beside the page (not under /static/) so its scope covers the page and /share.
+        return Response(_static("sw.js"), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
@@ -129,40 +162,38 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         return {"api_key_required": bool(cfg.api_key), "max_upload_bytes": cfg.max_upload_bytes,
                 "max_pixels": cfg.policy.limits.max_pixels, "styles": list(STYLES)}
 
-    @app.post("/v1/screen", tags=["screening"], dependencies=[Depends(require_key)])
-    async def screen(
-        file: UploadFile = File(..., description="the image: DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF"),
-        style: str | None = Form(None, description="redaction style: fill, blur or pixelate (default from the policy)"),
-        output: str = Form("same", description="output format: same, png, jpg or dcm"),
-        include_image: bool = Form(True, description="put the safe image in the response as base64"),
-    ) -> JSONResponse:
-        """Screen one image. Returns the JSON report and, unless blocked, the safe image
-        (base64 in ``image.base64``, and at ``image_url`` for a few minutes)."""
+    def user_of(request: Request) -> str | None:
+        return gate.user(request) if gate is not None else None
+
+    async def run_screen(upload: StarletteUpload, style: str | None, output: str, include_image: bool,
+                         owner: str | None) -> tuple[int, dict[str, Any]]:
+        """Screen one upload; (HTTP status, body). Shared by the API and the share target.
+        The safe copy is kept a few minutes for ``owner`` only (None: for the key holder)."""
         _purge()
-        data = await file.read(cfg.max_upload_bytes + 1)
-        name = Path(file.filename or "upload").name
-        await file.close()
+        data = await upload.read(cfg.max_upload_bytes + 1)
+        name = Path(upload.filename or "upload").name
+        await upload.close()
         if len(data) > cfg.max_upload_bytes:
-            return JSONResponse(status_code=413, content=_error("too_large", f"upload is larger than the {cfg.max_upload_bytes:,}-byte limit"))
+            return 413, _error("too_large", f"upload is larger than the {cfg.max_upload_bytes:,}-byte limit")
         if not data:
-            return JSONResponse(status_code=422, content=_error("empty", "the uploaded file is empty"))
+            return 422, _error("empty", "the uploaded file is empty")
         if output not in _OUTPUTS:
-            return JSONResponse(status_code=422, content=_error("bad_request", "output must be same, png, jpg or dcm"))
+            return 422, _error("bad_request", "output must be same, png, jpg or dcm")
         policy = cfg.policy
         if style:
             try:
                 policy = policy.with_style(style)
             except Exception as exc:  # noqa: BLE001 - PolicyError with a clear message
-                return JSONResponse(status_code=422, content=_error("bad_request", str(exc)))
+                return 422, _error("bad_request", str(exc))
         future = state["pool"].submit(data, name, policy.table, _OUTPUTS[output])
         del data  # the upload lives only in the worker now
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(future), timeout=cfg.time_limit_s)
         except TimeoutError:
             future.cancel()
-            return JSONResponse(status_code=504, content=_error("timeout", f"screening took longer than {cfg.time_limit_s:.0f} s"))
+            return 504, _error("timeout", f"screening took longer than {cfg.time_limit_s:.0f} s")
         if "error" in result:
-            return JSONResponse(status_code=result["status"], content={"error": result["error"]})
+            return result["status"], {"error": result["error"]}
         report = result["report"]
         body: dict[str, Any] = {"verdict": report["verdict"], "reasons": report["reasons"], "report": report}
         safe = result.get("safe_bytes")
@@ -170,19 +201,51 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             fmt = result["output_format"]
             rid = secrets.token_urlsafe(18)
             filename = f"{Path(name).stem}.safe{default_extension(fmt)}"
-            state["results"][rid] = _Stored(safe, _MEDIA.get(fmt, "application/octet-stream"), filename, time.monotonic() + cfg.result_ttl_s)
+            state["results"][rid] = _Stored(safe, _MEDIA.get(fmt, "application/octet-stream"), filename,
+                                          time.monotonic() + cfg.result_ttl_s, owner)
             body["image"] = {"media_type": _MEDIA.get(fmt), "filename": filename, "base64": b64(safe) if include_image else None}
             body["image_url"] = f"/v1/results/{rid}"
             body["expires_in_s"] = cfg.result_ttl_s
             body["preview_png_base64"] = b64(result.get("preview_png"))
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+        return 200, body
+
+    @app.post("/v1/screen", tags=["screening"], dependencies=[Depends(require_key)])
+    async def screen(
+        request: Request,
+        file: UploadFile = File(..., description="the image: DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF"),
+        style: str | None = Form(None, description="redaction style: fill, blur or pixelate (default from the policy)"),
+        output: str = Form("same", description="output format: same, png, jpg or dcm"),
+        include_image: bool = Form(True, description="put the safe image in the response as base64"),
+    ) -> JSONResponse:
+        """Screen one image. Returns the JSON report and, unless blocked, the safe image
+        (base64 in ``image.base64``, and at ``image_url`` for a few minutes)."""
+        status, body = await run_screen(file, style, output, include_image, user_of(request))
+        return JSONResponse(status_code=status, content=body, headers={"Cache-Control": "no-store"})
+
+    @app.post("/share", response_class=HTMLResponse, include_in_schema=False)
+    async def share(request: Request) -> HTMLResponse:
+        """The share target when no service worker caught the share (the first share
+        before it is active, or a browser without one): screen the first shared file
+        and answer with the page, the result already in it. The title, text and URL
+        fields a share sheet adds are ignored (they may name the patient)."""
+        async with request.form(max_files=20, max_fields=20) as form:
+            files = [f for f in form.getlist("file") if isinstance(f, StarletteUpload)]
+            if not files:
+                return _page({"error": {"code": "empty", "message": "Nothing to check: share an image (photo, screenshot or DICOM file)."}})
+            if cfg.api_key and not _key_ok(request):
+                return _page({"error": {"code": "unauthorized", "message": "This server needs an API key: open phi_guard, "
+                                        "enter the key, and choose the image there."}})
+            status, body = await run_screen(files[0], None, "same", False, user_of(request))
+            if len(files) > 1:
+                body["more_files"] = len(files) - 1
+        return _page(body if status == 200 else {"error": body["error"]})
 
     @app.get("/v1/results/{rid}", tags=["screening"], dependencies=[Depends(require_key)])
-    async def result(rid: str) -> Response:
+    async def result(rid: str, request: Request) -> Response:
         """The safe image of a recent screen (kept a few minutes, then deleted)."""
         _purge()
         stored = state["results"].get(rid)
-        if stored is None:
+        if stored is None or stored.owner != user_of(request):
             raise HTTPException(status_code=404, detail=_error("not_found", "no such result (results expire after a few minutes)"))
         return Response(stored.data, media_type=stored.media_type,
                         headers={"Content-Disposition": f'attachment; filename="{stored.filename}"', "Cache-Control": "no-store"})
@@ -190,9 +253,68 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     return app
 
 
+class ProxyGate:
+    """Sign-in proxy mode: answer only requests that come from a trusted proxy address
+    (or over the unix socket, when "unix" is trusted) and name a signed-in user. The
+    user header is trusted because only the proxy can reach the app and the proxy sets
+    it; from anyone else the header means nothing, so the request is refused."""
+
+    def __init__(self, trusted: tuple[str, ...], user_header: str) -> None:
+        self.unix = "unix" in trusted
+        self.networks = [ipaddress.ip_network(t, strict=False) for t in trusted if t != "unix"]
+        self.user_header = user_header.lower()
+
+    def refusal(self, request: Request) -> JSONResponse | None:
+        if not self._trusted_peer(request.client.host if request.client else None):
+            return JSONResponse(status_code=403, content=_error(
+                "not_from_proxy", "this server only answers through the hospital's sign-in proxy"))
+        if not self.user(request):
+            return JSONResponse(status_code=401, content=_error("not_signed_in", "sign in through the hospital's portal first"))
+        return None
+
+    def user(self, request: Request) -> str:
+        return request.headers.get(self.user_header, "").strip()
+
+    def _trusted_peer(self, host: str | None) -> bool:
+        if not host:  # a peer on the unix socket has no address
+            return self.unix
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def parse_trusted_proxies(values: list[str]) -> tuple[str, ...]:
+    """Check --trusted-proxy values (IP, network, or "unix"); a clear error for a typo."""
+    for value in values:
+        if value == "unix":
+            continue
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"--trusted-proxy {value!r} is not an IP address, a network (10.0.0.0/8) or 'unix'") from None
+    return tuple(values)
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def _page(result: dict[str, Any] | None = None) -> HTMLResponse:
+    """The page; with a result, the result is embedded for the page's script to show
+    (escaped so nothing in it can end the script element)."""
+    html = _static("index.html")
+    if result is not None:
+        data = json.dumps(result).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        html = html.replace('<script id="server-result" type="application/json">null</script>',
+                            f'<script id="server-result" type="application/json">{data}</script>')
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def _static_path(name: str) -> Traversable:
+    return resources.files("phi_guard.web").joinpath("static", name)
+
+
 def _static(name: str) -> str:
-    return resources.files("phi_guard.web").joinpath("static", name).read_text("utf-8")
+    return _static_path(name).read_text("utf-8")
