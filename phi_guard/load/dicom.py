@@ -70,7 +70,9 @@ def load_dicom(data: bytes, policy: Policy, name: str) -> Document:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             native = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001 - any decoder failure: fail closed
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any decoder failure, even a Rust panic (a BaseException): fail closed
         raise MalformedDicomError(f"{name}: the pixel data cannot be decoded ({_short(exc)})") from None
     native = np.asarray(native)
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
