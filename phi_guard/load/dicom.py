@@ -84,7 +84,10 @@ def load_dicom(data: bytes, policy: Policy, name: str) -> Document:
     if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
-        rgb = np.asarray(apply_color_lut(frames_native, ds))
+        try:
+            rgb = np.asarray(apply_color_lut(frames_native, ds))
+        except Exception as exc:  # noqa: BLE001 - a corrupt (e.g. segmented) palette: fail closed
+            raise MalformedDicomError(f"{name}: the palette colour lookup table cannot be read ({_short(exc)})") from None
         if rgb.dtype != np.uint8:  # 16-bit palette entries: written back as 8-bit RGB
             rgb = (rgb.astype(np.uint32) * 255 // max(int(rgb.max()), 1)).astype(np.uint8)
         frames_native = rgb
