@@ -39,7 +39,8 @@ class ScriptedEngine(BlindEngine):
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         self.calls += 1
         h, w = image.shape[:2]
-        words = tuple(Word(text=t, confidence=0.99, box=b, engine=self.name, line=f"{tag}:0")
+        # Words at the same height form one line.
+        words = tuple(Word(text=t, confidence=0.99, box=b, engine=self.name, line=f"{tag}:{b[1]}")
                       for t, b in self.words if b[2] <= w and b[3] <= h)
         regions = tuple(TextRegion(box=b, confidence=0.1, engine=self.name) for b in self.unreadable)
         return OcrReading(words, regions)
