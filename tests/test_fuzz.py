@@ -202,6 +202,8 @@ def _policy_or_policy_error(make) -> None:  # noqa: ANN001
 
 @FUZZ
 @given(key=st.sampled_from(_KEYS), value=_value, extra=st.one_of(st.none(), st.tuples(st.text(max_size=10), _value)))
+@example(key=("mode",), value=0, extra=("\n", 0))  # found by this test: a key echoed with its newline
+@example(key=("mode",), value="a\nb", extra=None)
 def test_policy_values_are_validated_or_refused_typed(key, value, extra):
     table: dict = {}
     node = table
