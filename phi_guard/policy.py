@@ -163,7 +163,7 @@ class Policy:
         digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
         try:
             return cls._build(merged, source, digest)
-        except (TypeError, ValueError, re.error) as exc:
+        except (TypeError, ValueError, AttributeError, re.error) as exc:  # a value of the wrong type
             raise PolicyError(f"invalid policy value: {exc}") from None
 
     @classmethod

@@ -204,6 +204,7 @@ def _policy_or_policy_error(make) -> None:  # noqa: ANN001
 @given(key=st.sampled_from(_KEYS), value=_value, extra=st.one_of(st.none(), st.tuples(st.text(max_size=10), _value)))
 @example(key=("mode",), value=0, extra=("\n", 0))  # found by this test: a key echoed with its newline
 @example(key=("mode",), value="a\nb", extra=None)
+@example(key=("detect", "allow_words"), value=[0], extra=None)  # found: AttributeError escaped untyped
 def test_policy_values_are_validated_or_refused_typed(key, value, extra):
     table: dict = {}
     node = table
@@ -311,14 +312,21 @@ def multipart_bodies(draw) -> tuple[bytes, str]:
 _ALLOWED_STATUS = {200, 400, 413, 422}
 
 
+_GOOD_UPLOAD = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="x.webp"\r\n\r\n'
+                + SMALL_BYTES["tool1.webp"] + b"\r\n--b0undary--\r\n", "multipart/form-data; boundary=b0undary")
+
+
 @settings(FUZZ, max_examples=max(20, FUZZ.max_examples // 2))
 @given(body=multipart_bodies())
+@example(body=_GOOD_UPLOAD)  # the success path is always among the examples
 def test_multipart_uploads_answer_in_the_documented_shapes(fuzz_client, body):
     content, content_type = body
     r = fuzz_client.post("/v1/screen", content=content, headers={"content-type": content_type})
     assert r.status_code in _ALLOWED_STATUS, (r.status_code, r.text[:300])
     payload = r.json()
     assert "Traceback" not in r.text
+    if body == _GOOD_UPLOAD:
+        assert r.status_code == 200, r.text[:300]
     if r.status_code == 200:
         assert payload["verdict"] in ("CLEAN", "REDACTED", "BLOCKED")
         assert ("image" in payload) == (payload["verdict"] != "BLOCKED")
