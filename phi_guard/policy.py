@@ -33,10 +33,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> di
     for key, value in override.items():
         where = f"{path}{key}"
         if key not in base:
-            raise PolicyError(f"unknown policy key '{where}' (see docs/policy.md for the valid keys)")
+            raise PolicyError(f"unknown policy key {where!r} (see docs/policy.md for the valid keys)")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
-                raise PolicyError(f"policy key '{where}' must be a table")
+                raise PolicyError(f"policy key {where!r} must be a table")
             out[key] = _merge(base[key], value, where + ".")
         else:
             out[key] = value
@@ -153,21 +153,21 @@ class Policy:
         digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
         try:
             return cls._build(merged, source, digest)
-        except (TypeError, ValueError, re.error) as exc:
+        except (TypeError, ValueError, AttributeError, re.error) as exc:  # a value of the wrong type
             raise PolicyError(f"invalid policy value: {exc}") from None
 
     @classmethod
     def _build(cls, t: dict[str, Any], source: str, digest: str) -> Policy:
         if t["mode"] not in MODES:
-            raise PolicyError(f"mode must be one of {', '.join(MODES)}, not '{t['mode']}'")
+            raise PolicyError(f"mode must be one of {', '.join(MODES)}, not {t['mode']!r}")
         d, o, v, r, b = t["detect"], t["ocr"], t["verify"], t["redact"], t["block"]
         for name in list(o["engines"]) + list(v["engines"]) + list(v["recheck_masks_with"]):
             if name not in ENGINES:
-                raise PolicyError(f"unknown OCR engine '{name}' (known: {', '.join(ENGINES)})")
+                raise PolicyError(f"unknown OCR engine {name!r} (known: {', '.join(ENGINES)})")
         if not o["engines"] or not (v["engines"] or v["recheck_masks_with"]):
             raise PolicyError("ocr.engines and verify.engines must each name at least one engine")
         if r["style"] not in STYLES:
-            raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not '{r['style']}'")
+            raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not {r['style']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
         dc = t["dicom"]
@@ -230,7 +230,7 @@ class Policy:
     def with_style(self, style: str) -> Policy:
         """This policy with another redaction style. Raises PolicyError for an unknown style."""
         if style not in STYLES:
-            raise PolicyError(f"style must be one of {', '.join(STYLES)}, not '{style}'")
+            raise PolicyError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
         table = copy.deepcopy(self.table)
         table.setdefault("redact", {})["style"] = style
         return replace(self, redact=replace(self.redact, style=style), table=table)

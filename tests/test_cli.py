@@ -36,8 +36,14 @@ def test_json_flag_and_output_format_from_extension(tmp_path, samples):
     out = tmp_path / "o.jpg"
     r = run("check", str(samples / "clean_xray.png"), "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["verdict"] == "CLEAN"
-    assert out.read_bytes()[:3] == b"\xff\xd8\xff"
+    report = json.loads(r.stdout)
+    assert report["verdict"] == "CLEAN" and report["output"]["format"] == "JPEG"
+    from PIL import Image
+
+    with Image.open(out) as im, Image.open(samples / "clean_xray.png") as src:
+        assert im.format == "JPEG" and im.size == src.size
+        assert not im.getexif() and "icc_profile" not in im.info
+    assert report["output"]["sha256"] == __import__("hashlib").sha256(out.read_bytes()).hexdigest()
 
 
 def _one_line_error(r: subprocess.CompletedProcess) -> str:
@@ -73,8 +79,13 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, make, expect):
 def test_wrong_extension_is_read_by_content(tmp_path, samples):
     disguised = tmp_path / "actually_png.jpg"
     shutil.copy(samples / "clean_xray.png", disguised)
-    r = run("check", str(disguised), "-o", str(tmp_path / "o.png"))
+    r = run("check", str(disguised), "-o", str(tmp_path / "o.png"), "--json")
     assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["input"]["format"] == "PNG"  # sniffed from the bytes, not the .jpg name
+    from PIL import Image
+
+    with Image.open(tmp_path / "o.png") as out, Image.open(samples / "clean_xray.png") as src:
+        assert out.format == "PNG" and out.size == src.size
 
 
 def test_output_equal_to_input_is_refused(tmp_path, samples):

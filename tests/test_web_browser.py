@@ -35,7 +35,14 @@ def test_page_screens_an_upload_in_chromium(server, samples, tmp_path):
             page.click("#download")
         saved = tmp_path / "download.jpg"
         dl.value.save_as(saved)
-        assert saved.read_bytes()[:3] == b"\xff\xd8\xff" and b"Exif" not in saved.read_bytes()
+        from PIL import Image, ImageOps
+
+        from phi_guard.formats.photo.metadata import inventory_container
+
+        with Image.open(saved) as im, Image.open(samples / "phone_photo_gps.jpg") as src:
+            assert im.format == "JPEG" and im.size == ImageOps.exif_transpose(src).size
+        assert b"Exif" not in saved.read_bytes()
+        assert [m for m in inventory_container(saved.read_bytes(), "JPEG") if m.phi_risk] == []
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         if os.environ.get("PHI_GUARD_SCREENSHOT"):
             shutil.copy(tmp_path / "page.png", os.environ["PHI_GUARD_SCREENSHOT"])

@@ -96,7 +96,9 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             native = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001 - any decoder failure: fail closed
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any decoder failure, even a Rust panic (a BaseException): fail closed
         raise MalformedDicomError(f"{name}: the pixel data cannot be decoded ({short_reason(exc)})") from None
     native = np.asarray(native)
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
@@ -108,7 +110,10 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     if photometric == "PALETTE COLOR":
         from pydicom.pixels.processing import apply_color_lut
 
-        rgb = np.asarray(apply_color_lut(frames_native, ds))
+        try:
+            rgb = np.asarray(apply_color_lut(frames_native, ds))
+        except Exception as exc:  # noqa: BLE001 - a corrupt (e.g. segmented) palette: fail closed
+            raise MalformedDicomError(f"{name}: the palette colour lookup table cannot be read ({short_reason(exc)})") from None
         if rgb.dtype != np.uint8:  # 16-bit palette entries: written back as 8-bit RGB
             rgb = (rgb.astype(np.uint32) * 255 // max(int(rgb.max()), 1)).astype(np.uint8)
         frames_native = rgb
