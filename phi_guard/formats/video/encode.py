@@ -142,13 +142,14 @@ def check_output(encoded: bytes, expected_frames: int | None = None) -> list[str
     problems: list[str] = []
     try:
         with open_container(encoded, "output") as container:
-            tags = {k: v for k, v in container.metadata.items() if k not in ("major_brand", "minor_version", "compatible_brands", "encoder")}
+            tags = {k: v for k, v in container.metadata.items() if k.lower() not in ("major_brand", "minor_version", "compatible_brands", "encoder")}
             # With +bitexact the muxer writes "Lavf" with no version as the encoder: not identifying.
-            if container.metadata.get("encoder", "Lavf") != "Lavf":
-                tags["encoder"] = container.metadata["encoder"]
+            encoder = {k.lower(): v for k, v in container.metadata.items()}.get("encoder", "Lavf")
+            if encoder != "Lavf":
+                tags["encoder"] = encoder
             for s in container.streams:
                 tags.update({f"{s.type}.{k}": v for k, v in s.metadata.items()
-                             if k not in ("language", "handler_name", "vendor_id", "encoder", "duration")})
+                             if k.lower() not in ("language", "handler_name", "vendor_id", "encoder", "duration")})
                 if s.type not in ("video", "audio"):
                     problems.append(f"the output has a {s.type} stream")
             if tags:
