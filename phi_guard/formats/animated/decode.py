@@ -98,10 +98,18 @@ def _orientation(im: Image.Image, fmt: str) -> int:
 
 
 def _same_kind(frames: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """All grey or all RGB: one grey frame among colour ones is widened to RGB."""
+    """All grey or all RGB: one grey frame among colour ones is widened to RGB, and
+    RGB frames that are all grey (Pillow returns a grey GIF's later frames as RGB)
+    are narrowed to one channel."""
+    if all(f.ndim == 2 or _is_grey(f) for f in frames):
+        return tuple(f if f.ndim == 2 else np.ascontiguousarray(f[:, :, 0]) for f in frames)
     if any(f.ndim == 3 for f in frames):
         return tuple(f if f.ndim == 3 else np.repeat(f[:, :, None], 3, axis=2) for f in frames)
     return tuple(frames)
+
+
+def _is_grey(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]))
 
 
 def _summarise(notes: list[str]) -> list[str]:
