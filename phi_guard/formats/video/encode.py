@@ -52,7 +52,9 @@ def encode(frames: Iterable[DecodedFrame], info: VideoInfo, keep_audio: bool = F
     try:
         video = _video_stream(out, info, kind, threads)
         audio = _audio_stream(out, source or b"", kind) if keep_audio and info.has_audio else None
-        sei_filter = av.bitstream.BitStreamFilterContext("filter_units=remove_types=6", video, video) if kind == "MP4" else None
+        # Only the codec is named (not the stream): a stream as in/out would copy the
+        # filter's not-yet-known parameters (size) back into the encoder.
+        sei_filter = av.bitstream.BitStreamFilterContext("filter_units=remove_types=6", "h264") if kind == "MP4" else None
         width, height = output_size(info)
         count = 0
         for frame in frames:
