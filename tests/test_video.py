@@ -225,3 +225,34 @@ def test_changing_regions_skip_the_fixed_overlay_after_the_first_frame(phone_mp4
         # The moving blob is re-read; the overlay's text is not read again.
         assert all(b[1] >= y1 or b[3] <= y0 or b[0] >= x1 or b[2] <= x0 for b in change.boxes), change
     assert sum(c.needs_reading for c in changes[1:]) >= 20  # the blob moves on (almost) every frame
+
+
+def test_moving_areas_can_be_re_read_every_few_frames_without_missing_lasting_text() -> None:
+    rng = np.random.default_rng(3)
+    frames = []
+    for i in range(40):
+        frame = np.zeros((180, 320, 3), np.uint8)
+        frame[40:160, 100:300] = rng.integers(0, 120, (120, 200, 1), dtype=np.uint8)  # speckle, new every frame
+        im = Image.fromarray(frame)
+        ImageDraw.Draw(im).text((8, 8), "DOE^JOHN", fill=(255, 255, 255))  # fixed overlay
+        if 10 <= i < 18:  # a label shown inside the moving area for 8 frames
+            ImageDraw.Draw(im).text((120, 90), "MRN 445566", fill=(255, 255, 0))
+        frames.append(np.asarray(im))
+    strict = list(changing_regions(frames))
+    thinned = list(changing_regions(frames, moving_every=4))
+    assert sum(c.needs_reading for c in strict) == 40  # the speckle changes on every frame
+    assert sum(c.needs_reading for c in thinned) <= 16
+    label = (120, 90, 190, 100)
+    read_while_shown = [c for c in thinned[10:18]
+                        if any(b[0] <= label[0] and b[1] <= label[1] and b[2] >= label[2] and b[3] >= label[3] for b in c.boxes)]
+    assert read_while_shown  # the label is read at least once while it is on screen
+
+
+def test_streaming_holds_no_process_wide_lock_between_frames(phone_mp4: bytes) -> None:
+    # OCR runs between two frames and takes phi_guard.quiet's lock: a decoder that held
+    # it while suspended would deadlock the screen.
+    from phi_guard import quiet
+
+    for _ in video.iter_frames(phone_mp4):
+        assert quiet._lock.acquire(timeout=1)
+        quiet._lock.release()

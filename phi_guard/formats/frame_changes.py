@@ -43,28 +43,55 @@ class FrameChange:
 
 
 class ChangeTracker:
-    """Feed frames in order with :meth:`observe`; each answer says what to read."""
+    """Feed frames in order with :meth:`observe`; each answer says what to read.
 
-    def __init__(self, cell: int = 16, threshold: int = 40, min_pixels: int = 4, whole_above: float = 0.5) -> None:
+    ``moving_every`` (default 1: off) thins out re-reading of *moving* cells, those
+    that have differed from their last reading for ``moving_after`` frames in a row
+    (an echo sector, an endoscope's view): they are handed out once every
+    ``moving_every`` frames instead of on every frame. Text that stays on screen
+    for at least ``moving_every`` frames is still read; shorter flashes inside
+    moving areas may not be. Cells that change and then hold still are read on
+    the next frame as always."""
+
+    def __init__(self, cell: int = 16, threshold: int = 40, min_pixels: int = 4, whole_above: float = 0.5,
+                 moving_every: int = 1, moving_after: int = 3) -> None:
         self.cell, self.threshold, self.min_pixels, self.whole_above = cell, threshold, min_pixels, whole_above
+        self.moving_every, self.moving_after = max(int(moving_every), 1), moving_after
         self._reference: np.ndarray | None = None
+        # Per cell: frames in a row it differed from its reference (not reset by a reading:
+        # a moving cell differs again on the next frame).
+        self._streak: np.ndarray | None = None
+        self._last_read: np.ndarray | None = None  # per cell: index of the frame it was last read in
 
     def observe(self, index: int, frame: np.ndarray) -> FrameChange:
         h, w = frame.shape[:2]
         if self._reference is None or self._reference.shape != frame.shape:
-            self._reference = frame.copy()
-            return FrameChange(index, ((0, 0, w, h),), 1.0, True)
+            return self._read_whole(index, frame, 1.0)
         changed = self._changed_cells(frame)
+        assert self._streak is not None and self._last_read is not None
+        self._streak = np.where(changed, self._streak + 1, 0)
+        if self.moving_every > 1:
+            moving = self._streak >= self.moving_after
+            changed &= ~moving | (index - self._last_read >= self.moving_every)
         fraction = float(changed.mean()) if changed.size else 0.0
         if not changed.any():
             return FrameChange(index, (), 0.0, False)
         if fraction > self.whole_above:
-            self._reference = frame.copy()
-            return FrameChange(index, ((0, 0, w, h),), fraction, True)
+            return self._read_whole(index, frame, fraction)
         boxes = self._boxes(changed, w, h)
+        c = self.cell
         for x0, y0, x1, y1 in boxes:
             self._reference[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+            self._last_read[y0 // c : -(-y1 // c), x0 // c : -(-x1 // c)] = index
         return FrameChange(index, boxes, fraction, False)
+
+    def _read_whole(self, index: int, frame: np.ndarray, fraction: float) -> FrameChange:
+        h, w = frame.shape[:2]
+        grid = (-(-h // self.cell), -(-w // self.cell))
+        self._reference = frame.copy()
+        self._streak = np.zeros(grid, dtype=np.int32) if self._streak is None or self._streak.shape != grid else self._streak * 0
+        self._last_read = np.full(grid, index, dtype=np.int64)
+        return FrameChange(index, ((0, 0, w, h),), fraction, True)
 
     def _changed_cells(self, frame: np.ndarray) -> np.ndarray:
         assert self._reference is not None

@@ -17,7 +17,6 @@ import av
 
 from ...errors import DecodeError, MediaLimitError, UnsupportedFormatError
 from ...metadata import mask_value
-from ...quiet import quiet_native_stderr
 from ...types import MetadataItem
 from .boxes import metadata_boxes
 from .model import VideoInfo, VideoLimits
@@ -32,16 +31,19 @@ _DEVICE_TAGS = ("make", "model", "software", "encoder", "com.apple.quicktime.sof
 
 @contextlib.contextmanager
 def open_container(data: bytes, name: str) -> Iterator[av.container.InputContainer]:
-    """The input as a PyAV container; FFmpeg's errors as one typed line."""
-    with quiet_native_stderr():
-        try:
-            container = av.open(io.BytesIO(data), mode="r", metadata_errors="replace")
-        except av.error.FFmpegError as exc:
-            raise DecodeError(f"{name}: the video is corrupt or truncated and cannot be opened ({_reason(exc)})") from None
-        try:
-            yield container
-        finally:
-            container.close()
+    """The input as a PyAV container; FFmpeg's errors as one typed line.
+
+    FFmpeg's own log stays off (PyAV's default log level is None), so nothing needs
+    silencing here; the phi_guard.quiet guard must not be held across a ``yield``
+    anyway: it takes a process-wide lock that OCR between two frames also takes."""
+    try:
+        container = av.open(io.BytesIO(data), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise DecodeError(f"{name}: the video is corrupt or truncated and cannot be opened ({_reason(exc)})") from None
+    try:
+        yield container
+    finally:
+        container.close()
 
 
 def _reason(exc: BaseException) -> str:
