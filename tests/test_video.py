@@ -256,3 +256,15 @@ def test_streaming_holds_no_process_wide_lock_between_frames(phone_mp4: bytes) -
     for _ in video.iter_frames(phone_mp4):
         assert quiet._lock.acquire(timeout=1)
         quiet._lock.release()
+
+
+@pytest.mark.parametrize(("fmt", "codec", "decoded_as", "written_as"), [
+    ("mp4", "libx265", "hevc", "MP4"),
+    ("webm", "libsvtav1", "av1", "WEBM"),
+])
+def test_hevc_and_av1_inputs_are_read(fmt: str, codec: str, decoded_as: str, written_as: str) -> None:
+    clip = make_clip(fmt=fmt, codec=codec, audio=False, tags={}, n=8)
+    info = video.probe(clip)
+    assert decoded_as in info.codec and info.output_container == written_as
+    out = video.encode(video.iter_frames(clip, info), info)
+    assert video.check_output(out) == [] and len(list(video.iter_frames(out))) == 8
