@@ -268,3 +268,10 @@ def test_hevc_and_av1_inputs_are_read(fmt: str, codec: str, decoded_as: str, wri
     assert decoded_as in info.codec and info.output_container == written_as
     out = video.encode(video.iter_frames(clip, info), info)
     assert video.check_output(out) == [] and len(list(video.iter_frames(out))) == 8
+
+
+def test_moving_every_also_thins_a_view_that_moves_everywhere() -> None:
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(30)]  # endoscope-like: all moves
+    reads = [c.index for c in changing_regions(frames, moving_every=5) if c.needs_reading]
+    assert reads[:3] == [0, 1, 2] and set(reads[3:]) <= {i for i in range(30) if i % 5 == 0}

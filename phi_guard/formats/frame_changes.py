@@ -47,8 +47,8 @@ class ChangeTracker:
 
     ``moving_every`` (default 1: off) thins out re-reading of *moving* cells, those
     that have differed from their last reading for ``moving_after`` frames in a row
-    (an echo sector, an endoscope's view): they are handed out once every
-    ``moving_every`` frames instead of on every frame. Text that stays on screen
+    (an echo sector, an endoscope's view): they are handed out on every
+    ``moving_every``-th frame instead of on every frame. Text that stays on screen
     for at least ``moving_every`` frames is still read; shorter flashes inside
     moving areas may not be. Cells that change and then hold still are read on
     the next frame as always."""
@@ -61,36 +61,35 @@ class ChangeTracker:
         # Per cell: frames in a row it differed from its reference (not reset by a reading:
         # a moving cell differs again on the next frame).
         self._streak: np.ndarray | None = None
-        self._last_read: np.ndarray | None = None  # per cell: index of the frame it was last read in
 
     def observe(self, index: int, frame: np.ndarray) -> FrameChange:
         h, w = frame.shape[:2]
         if self._reference is None or self._reference.shape != frame.shape:
             return self._read_whole(index, frame, 1.0)
         changed = self._changed_cells(frame)
-        assert self._streak is not None and self._last_read is not None
+        assert self._streak is not None
         self._streak = np.where(changed, self._streak + 1, 0)
         if self.moving_every > 1:
             moving = self._streak >= self.moving_after
-            changed &= ~moving | (index - self._last_read >= self.moving_every)
+            # All moving cells on the same frames (every N-th), so the other frames
+            # need no reading at all there; any N frames in a row hold one such frame.
+            changed &= ~moving | (index % self.moving_every == 0)
         fraction = float(changed.mean()) if changed.size else 0.0
         if not changed.any():
             return FrameChange(index, (), 0.0, False)
         if fraction > self.whole_above:
             return self._read_whole(index, frame, fraction)
         boxes = self._boxes(changed, w, h)
-        c = self.cell
         for x0, y0, x1, y1 in boxes:
             self._reference[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
-            self._last_read[y0 // c : -(-y1 // c), x0 // c : -(-x1 // c)] = index
         return FrameChange(index, boxes, fraction, False)
 
     def _read_whole(self, index: int, frame: np.ndarray, fraction: float) -> FrameChange:
         h, w = frame.shape[:2]
         grid = (-(-h // self.cell), -(-w // self.cell))
         self._reference = frame.copy()
-        self._streak = np.zeros(grid, dtype=np.int32) if self._streak is None or self._streak.shape != grid else self._streak * 0
-        self._last_read = np.full(grid, index, dtype=np.int64)
+        if self._streak is None or self._streak.shape != grid:  # kept otherwise: reading does not stop motion
+            self._streak = np.zeros(grid, dtype=np.int32)
         return FrameChange(index, ((0, 0, w, h),), fraction, True)
 
     def _changed_cells(self, frame: np.ndarray) -> np.ndarray:
