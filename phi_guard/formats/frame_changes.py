@@ -46,31 +46,33 @@ class ChangeTracker:
     """Feed frames in order with :meth:`observe`; each answer says what to read.
 
     ``moving_every`` (default 1: off) thins out re-reading of *moving* cells, those
-    that have differed from their last reading for ``moving_after`` frames in a row
-    (an echo sector, an endoscope's view): they are handed out on every
-    ``moving_every``-th frame instead of on every frame. Text that stays on screen
+    that keep differing from their last reading (an echo sector, an endoscope's view:
+    a decaying count of recent changes reaches ``moving_after``, about three changes
+    in the last few frames, so speckle that stays under the threshold now and then
+    still counts as moving): they are handed out on every ``moving_every``-th frame
+    instead of on every frame. Text that stays on screen
     for at least ``moving_every`` frames is still read; shorter flashes inside
     moving areas may not be. Cells that change and then hold still are read on
     the next frame as always."""
 
     def __init__(self, cell: int = 16, threshold: int = 40, min_pixels: int = 4, whole_above: float = 0.5,
-                 moving_every: int = 1, moving_after: int = 3) -> None:
+                 moving_every: int = 1, moving_after: float = 2.0) -> None:
         self.cell, self.threshold, self.min_pixels, self.whole_above = cell, threshold, min_pixels, whole_above
         self.moving_every, self.moving_after = max(int(moving_every), 1), moving_after
         self._reference: np.ndarray | None = None
-        # Per cell: frames in a row it differed from its reference (not reset by a reading:
-        # a moving cell differs again on the next frame).
-        self._streak: np.ndarray | None = None
+        # Per cell: recent changes against its reference, each frame's weight 3/4 of
+        # the next one's (not reset by a reading: a moving cell differs again next frame).
+        self._activity: np.ndarray | None = None
 
     def observe(self, index: int, frame: np.ndarray) -> FrameChange:
         h, w = frame.shape[:2]
         if self._reference is None or self._reference.shape != frame.shape:
             return self._read_whole(index, frame, 1.0)
         changed = self._changed_cells(frame)
-        assert self._streak is not None
-        self._streak = np.where(changed, self._streak + 1, 0)
+        assert self._activity is not None
+        self._activity = self._activity * 0.75 + changed
         if self.moving_every > 1:
-            moving = self._streak >= self.moving_after
+            moving = self._activity >= self.moving_after
             # All moving cells on the same frames (every N-th), so the other frames
             # need no reading at all there; any N frames in a row hold one such frame.
             changed &= ~moving | (index % self.moving_every == 0)
@@ -88,8 +90,8 @@ class ChangeTracker:
         h, w = frame.shape[:2]
         grid = (-(-h // self.cell), -(-w // self.cell))
         self._reference = frame.copy()
-        if self._streak is None or self._streak.shape != grid:  # kept otherwise: reading does not stop motion
-            self._streak = np.zeros(grid, dtype=np.int32)
+        if self._activity is None or self._activity.shape != grid:  # kept otherwise: reading does not stop motion
+            self._activity = np.zeros(grid, dtype=np.float32)
         return FrameChange(index, ((0, 0, w, h),), fraction, True)
 
     def _changed_cells(self, frame: np.ndarray) -> np.ndarray:

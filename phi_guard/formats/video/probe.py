@@ -98,9 +98,7 @@ def _first_frame(container, stream, name: str):  # noqa: ANN001, ANN202 - PyAV t
     try:
         for frame in container.decode(stream):
             return frame
-    except av.error.FFmpegError as exc:
-        raise DecodeError(f"{name}: the video data is corrupt and cannot be decoded ({_reason(exc)})") from None
-    except (av.error.InvalidDataError, ValueError) as exc:
+    except (av.error.FFmpegError, ValueError) as exc:
         raise DecodeError(f"{name}: the video data is corrupt and cannot be decoded ({_reason(exc)})") from None
     raise UnsupportedFormatError(f"{name}: no frame of the {stream.codec_context.name} video could be decoded")
 
