@@ -35,6 +35,12 @@ class MalformedDicomError(InputError):
     code = "malformed_dicom"
 
 
+class MediaLimitError(InputError):
+    """A clip or animation is longer, has more frames or larger frames than the policy allows."""
+
+    code = "over_media_limit"
+
+
 class PolicyError(PhiGuardError):
     code = "bad_policy"
 
