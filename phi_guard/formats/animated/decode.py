@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from ...errors import DecodeError, DecompressionBombError, InputError, MediaLimitError
-from ...load.images import _open_checked, _short, _to_display_pixels
+from ...errors import short_reason
+from ..photo.decode import open_checked, to_display_pixels
 from ...policy import Policy
 from ...quiet import quiet_native_stderr
 from .model import Animation
@@ -42,7 +43,7 @@ def decode(data: bytes, policy: Policy, *, max_frames: int, max_total_pixels: in
     file. Damage anywhere (a truncated last frame too) raises :class:`DecodeError`:
     a frame that cannot be read cannot be screened."""
     with quiet_native_stderr():
-        im = _open_checked(data, policy, name)
+        im = open_checked(data, policy, name)
         try:
             return _decode_frames(im, data, policy, max_frames, max_total_pixels, name)
         except InputError:
@@ -50,7 +51,7 @@ def decode(data: bytes, policy: Policy, *, max_frames: int, max_total_pixels: in
         except Image.DecompressionBombError:
             raise DecompressionBombError(f"{name}: a frame exceeds the pixel limit (possible decompression bomb)") from None
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile input; fail closed
-            raise DecodeError(f"{name}: a frame is corrupt or the file is truncated ({_short(exc)})") from None
+            raise DecodeError(f"{name}: a frame is corrupt or the file is truncated ({short_reason(exc)})") from None
         finally:
             im.close()
 
@@ -83,7 +84,7 @@ def _decode_frames(im: Image.Image, data: bytes, policy: Policy, max_frames: int
             frame = im.transpose(_ORIENTATION[orientation])
             notes.append(f"frame {index + 1}: orientation {orientation} applied to the pixels")
         frame_notes: list[str] = []
-        frames.append(_to_display_pixels(frame, im.info.get("icc_profile"), policy, frame_notes))
+        frames.append(to_display_pixels(frame, im.info.get("icc_profile"), policy, frame_notes))
         notes.extend(f"frame {index + 1}: {note}" for note in frame_notes)
     return Animation(fmt, _same_kind(frames), tuple(durations), None if loop is None else int(loop), hidden_default,
                      tuple(_summarise(notes)))

@@ -1,6 +1,6 @@
 """Metadata of multi-frame containers (values masked), and the check that an output has none.
 
-The still-image inventory (phi_guard.metadata) walks a file's first image; here
+The still-image inventory (phi_guard.formats.photo.metadata) walks a file's first image; here
 every frame's carriers are listed too: GIF extensions parsed block by block (a
 byte search would find "comments" inside LZW data), TIFF tags of every page, the
 segments of every image of an MPO. The output check is an allow-list: a written
@@ -12,8 +12,8 @@ import io
 
 from PIL import ExifTags, Image
 
-from ...metadata import inventory_container, mask_value
-from ...metadata.photo import _STRUCTURAL_TIFF_TAGS
+from ...mask import mask_value
+from ..photo.metadata import STRUCTURAL_TIFF_TAGS, inventory_container
 from ...types import MetadataItem
 from .apng import png_chunks
 from .gif import is_loop_block, walk_gif
@@ -77,7 +77,7 @@ def _tiff_later_pages(data: bytes) -> list[MetadataItem]:
                 im.seek(page)
                 for tag, value in dict(im.tag_v2).items():
                     name = f"page {page + 1}: " + ExifTags.TAGS.get(tag, f"0x{tag:04x}")
-                    items.append(_item("TIFF", name, value, risk=tag not in _STRUCTURAL_TIFF_TAGS))
+                    items.append(_item("TIFF", name, value, risk=tag not in STRUCTURAL_TIFF_TAGS))
     except Exception:  # noqa: BLE001 - a page that cannot be listed is reported, decoding decides
         items.append(_item("TIFF", "unparseable page directory", ""))
     return items

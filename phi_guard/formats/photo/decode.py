@@ -45,7 +45,7 @@ def load_photo(data: bytes, policy: Policy, name: str = "<bytes>") -> Document:
         return _load_photo(data, fmt, policy, name)
 
 
-def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
+def open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
     limit = policy.limits.max_pixels
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -76,7 +76,7 @@ def _open_checked(data: bytes, policy: Policy, name: str) -> Image.Image:
 
 def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
     notes: list[str] = []
-    im = _open_checked(data, policy, name)
+    im = open_checked(data, policy, name)
     try:
         n_frames = int(getattr(im, "n_frames", 1) or 1)
     except Exception as exc:  # noqa: BLE001 - a corrupt frame table
@@ -94,7 +94,7 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
         if orientation not in (1, None):
             im = ImageOps.exif_transpose(im)
             notes.append(f"EXIF orientation {orientation} applied to the pixels")
-        pixels = _to_display_pixels(im, icc, policy, notes)
+        pixels = to_display_pixels(im, icc, policy, notes)
     except (DecompressionBombError, InputError):
         raise
     except Image.DecompressionBombError:
@@ -115,7 +115,7 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
     )
 
 
-def _to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> Pixels:
+def to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> Pixels:
     """8-bit grey or RGB pixels as displayed: palette expanded, alpha flattened, ICC to sRGB."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

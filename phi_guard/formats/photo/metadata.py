@@ -16,7 +16,7 @@ from ...mask import mask_value
 from ...types import MetadataItem
 
 # Tags that describe how to decode or display the pixels and identify nobody.
-_STRUCTURAL_TIFF_TAGS = {
+STRUCTURAL_TIFF_TAGS = {
     254, 255, 256, 257, 258, 259, 262, 266, 273, 274, 277, 278, 279, 282, 283, 284, 296,
     317, 318, 319, 320, 322, 323, 324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532,
 }
@@ -59,7 +59,7 @@ def _exif(payload: bytes, carrier_prefix: str = "") -> list[MetadataItem]:
         if tag in _EXIF_IFD_POINTERS:
             continue
         name = ExifTags.TAGS.get(tag, f"0x{tag:04x}")
-        items.append(_item(carrier_prefix + "EXIF", name, value, risk=tag not in _STRUCTURAL_TIFF_TAGS))
+        items.append(_item(carrier_prefix + "EXIF", name, value, risk=tag not in STRUCTURAL_TIFF_TAGS))
     for pointer, carrier in _EXIF_IFD_POINTERS.items():
         if pointer not in exif:
             continue
@@ -220,7 +220,7 @@ def _tiff_like(data: bytes, carrier: str) -> list[MetadataItem]:
         elif tag == 34675:
             items.append(_item("ICC", "TIFF ICC profile", value, risk=False, action="converted"))
         else:
-            items.append(_item(carrier, name, value, risk=tag not in _STRUCTURAL_TIFF_TAGS))
+            items.append(_item(carrier, name, value, risk=tag not in STRUCTURAL_TIFF_TAGS))
     for pointer, sub in _EXIF_IFD_POINTERS.items():
         if pointer in tags or pointer in exif:
             try:

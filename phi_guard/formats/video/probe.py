@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 
 from ...errors import DecodeError, MediaLimitError, UnsupportedFormatError
-from ...metadata import mask_value
+from ...mask import mask_value
 from ...types import MetadataItem
 from .boxes import metadata_boxes
 from .model import VideoInfo, VideoLimits
