@@ -22,6 +22,56 @@ MODES = ("identifiers", "all-text")
 STYLES = ("fill", "blur", "pixelate")
 ENGINES = ("rapidocr", "tesseract")
 
+# The allowed range of every numeric key: (type, lowest, highest). A value outside
+# it could switch a safety check off (no verification round, every word "readable",
+# a block threshold that never triggers), so it is refused rather than clamped.
+NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
+    "detect.score_threshold": (float, 0.0, 0.95),
+    "ocr.tile_size": (int, 256, 20000),
+    "ocr.tile_overlap": (int, 0, 1000),
+    "ocr.min_confidence": (float, 0.05, 1.0),
+    "verify.max_rounds": (int, 1, 10),
+    "redact.padding_px": (int, 0, 200),
+    "redact.padding_ratio": (float, 0.0, 2.0),
+    "block.max_pixel_findings": (int, 0, 100_000),
+    "block.max_masked_fraction": (float, 0.01, 1.0),
+    "limits.max_pixels": (int, 1, 2_000_000_000),
+    "limits.max_bytes": (int, 1, 20_000_000_000),
+    "limits.max_seconds_per_image": (float, 1.0, 86_400.0),
+    "output.jpeg_quality": (int, 50, 100),
+}
+BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
+                "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
+                "dicom.retain_safe_private", "dicom.remove_overlays")
+
+
+def _lookup(table: dict[str, Any], dotted: str) -> Any:
+    value: Any = table
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def _check_values(t: dict[str, Any]) -> None:
+    """Types and ranges of every numeric and boolean key, each error naming the key."""
+    for key, (kind, lo, hi) in NUMERIC_RANGES.items():
+        value = _lookup(t, key)
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int and not (is_number and float(value).is_integer()):
+            raise PolicyError(f"policy key '{key}' must be a whole number from {lo:g} to {hi:g}, not {value!r}")
+        if not is_number or not lo <= value <= hi:
+            what = "a whole number" if kind is int else "a number"
+            raise PolicyError(f"policy key '{key}' must be {what} from {lo:g} to {hi:g}, not {value!r}")
+    if t["ocr"]["tile_overlap"] * 2 >= t["ocr"]["tile_size"]:
+        raise PolicyError("policy key 'ocr.tile_overlap' must be from 0 to less than half of ocr.tile_size")
+    for key in BOOLEAN_KEYS:
+        if not isinstance(_lookup(t, key), bool):
+            raise PolicyError(f"policy key '{key}' must be true or false")
+    colour = t["redact"]["fill_color"]
+    if not (isinstance(colour, list) and len(colour) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour)):
+        raise PolicyError("policy key 'redact.fill_color' must be three whole numbers from 0 to 255, e.g. [0, 0, 0]")
+
 
 def _default_table() -> dict[str, Any]:
     text = resources.files("phi_guard").joinpath("default_policy.toml").read_text("utf-8")
@@ -88,6 +138,7 @@ class BlockPolicy:
 class Limits:
     max_pixels: int
     max_bytes: int
+    max_seconds_per_image: float
 
 
 @dataclass(frozen=True)
@@ -174,8 +225,12 @@ class Policy:
         for name in list(o["engines"]) + list(v["engines"]) + list(v["recheck_masks_with"]):
             if name not in ENGINES:
                 raise PolicyError(f"unknown OCR engine '{name}' (known: {', '.join(ENGINES)})")
-        if not o["engines"] or not (v["engines"] or v["recheck_masks_with"]):
-            raise PolicyError("ocr.engines and verify.engines must each name at least one engine")
+        if not o["engines"]:
+            raise PolicyError("policy key 'ocr.engines' must name at least one engine")
+        if not v["engines"]:
+            # Without a re-reading engine nothing would check the output's pixels.
+            raise PolicyError("policy key 'verify.engines' must name at least one engine: verification cannot be switched off")
+        _check_values(t)
         if r["style"] not in STYLES:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not '{r['style']}'")
         if o["unreadable_text"] not in ("mask", "block"):
@@ -215,7 +270,8 @@ class Policy:
                 max_masked_fraction=float(b["max_masked_fraction"]),
                 kinds=frozenset(b["kinds"]),
             ),
-            limits=Limits(max_pixels=int(t["limits"]["max_pixels"]), max_bytes=int(t["limits"]["max_bytes"])),
+            limits=Limits(max_pixels=int(t["limits"]["max_pixels"]), max_bytes=int(t["limits"]["max_bytes"]),
+                          max_seconds_per_image=float(t["limits"]["max_seconds_per_image"])),
             output=OutputPolicy(
                 jpeg_quality=int(t["output"]["jpeg_quality"]),
                 convert_icc_to_srgb=bool(t["output"]["convert_icc_to_srgb"]),
