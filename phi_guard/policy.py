@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import re
 import tomllib
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyError
+from .secret import installation_secret
 
 MODES = ("identifiers", "all-text")
 STYLES = ("fill", "blur", "pixelate")
@@ -43,6 +45,17 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
                 "dicom.retain_safe_private", "dicom.remove_overlays")
+
+
+def _digest(merged: dict[str, Any]) -> str:
+    """A short digest of the policy for reports and resume. The secret itself never
+    enters it (a digest of a key helps guessing it): only a keyed tag that changes
+    with it, so a new key still counts as a new policy."""
+    hashed = copy.deepcopy(merged)
+    secret = str(hashed["dicom"]["secret"])
+    if secret:
+        hashed["dicom"]["secret"] = hmac.new(secret.encode(), b"phi_guard policy digest", hashlib.sha256).hexdigest()[:8]
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _lookup(table: dict[str, Any], dotted: str) -> Any:
@@ -170,7 +183,7 @@ class DicomPolicy:
             clean_descriptors=self.clean_descriptors,
             retain_safe_private=self.retain_safe_private,
             safe_private_tags=self.safe_private_tags,
-            secret=self.secret,
+            secret=self.secret or installation_secret(),
         )
 
 
@@ -211,7 +224,7 @@ class Policy:
     @classmethod
     def from_table(cls, table: dict[str, Any], source: str = "custom") -> "Policy":
         merged = _merge(_default_table(), table)
-        digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
+        digest = _digest(merged)
         try:
             return cls._build(merged, source, digest)
         except (TypeError, ValueError, re.error) as exc:
@@ -238,6 +251,10 @@ class Policy:
         dc = t["dicom"]
         if dc["retain_temporal"] not in ("no", "full", "shift"):
             raise PolicyError("dicom.retain_temporal must be 'no', 'full' or 'shift'")
+        if dc["secret"] != "" and (not isinstance(dc["secret"], str) or len(dc["secret"]) < 16
+                                   or dc["secret"] == "phi_guard-default-secret"):
+            raise PolicyError("policy key 'dicom.secret' must be empty (a private per-installation key is made on "
+                              "first use) or a private text of at least 16 characters")
         flags = re.IGNORECASE
         return cls(
             mode=t["mode"],

@@ -60,7 +60,7 @@ class DicomOptions:
     clean_descriptors: bool = False
     retain_safe_private: bool = False
     safe_private_tags: frozenset[int] = frozenset()
-    secret: str = "phi_guard-default-secret"  # set a project secret in the policy to link studies privately
+    secret: str = ""  # required: no usable key is shipped (phi_guard.secret makes one per installation)
     max_date_shift_days: int = 3650
 
 
@@ -97,6 +97,8 @@ def _shift_date(value: str, vr: str, days: int) -> str:
 
 def deidentify(ds, options: DicomOptions, clean_text: Callable[[str], str] | None = None) -> DeidResult:  # noqa: ANN001
     """De-identify ``ds`` in place. ``clean_text`` masks PHI in free text (Clean Descriptors)."""
+    if not options.secret:
+        raise ValueError("a DICOM de-identification key is required (DicomOptions.secret)")
     table = load_table()["by_tag"]
     result = DeidResult()
     shift_days = 0
