@@ -87,8 +87,9 @@ def _default_output(inp: Path) -> Path:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .errors import PhiGuardError, UsageError
-    from .write import atomic_write, format_for_path
+    from .errors import InputError, PhiGuardError, UsageError
+    from .outputs import check_writable, remove_stale, write_together
+    from .write import format_for_path
 
     inp = Path(args.input)
     out = Path(args.output) if args.output else _default_output(inp)
@@ -98,36 +99,63 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("the output would overwrite the input; choose another -o path")
         if report_path and inp.exists() and report_path.resolve() == inp.resolve():
             raise UsageError("the report would overwrite the input; choose another --report path")
+        if report_path and report_path.resolve() == out.resolve():
+            raise UsageError("the report and the safe copy would be the same file; choose another --report path")
+        # Every output path is checked before screening: a write failure after a
+        # minute of OCR would be a traceback, not a one-line error.
+        check_writable(out, "output")
+        if report_path:
+            check_writable(report_path, "report")
         policy = _policy_from(args)
         if args.include_phi:
             from dataclasses import replace
 
             policy = replace(policy, include_phi_in_report=True)
         out_fmt = format_for_path(out)
-        from .pipeline import screen
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    from .pipeline import screen
 
+    try:
         result = screen(inp, policy, output_format=out_fmt)
     except PhiGuardError as exc:
         msg = str(exc)
-        print(f"phi-guard: error: {msg}", file=sys.stderr)
+        # This input failed: an output at its path from an earlier run is not its result.
+        removed = remove_stale(out) if isinstance(exc, InputError) or exc.code == "engine_failed" else False
+        print(f"phi-guard: error: {msg}" + (f" (an earlier output at {out} was removed)" if removed else ""), file=sys.stderr)
         if report_path:
             err = {"schema_version": "1.0", "verdict": "ERROR", "error": {"code": exc.code, "message": msg},
                    "input": {"name": inp.name}}
-            atomic_write(report_path, (json.dumps(err, indent=2) + "\n").encode())
+            try:
+                write_together([(report_path, (json.dumps(err, indent=2) + "\n").encode())])
+            except PhiGuardError:
+                pass  # the error is already on stderr
         return exc.exit_code
     report = result.report
     written = None
+    files: list[tuple[Path, bytes]] = []
     if result.safe_bytes is not None:
-        written = str(result.save(out))
         report["output"]["path"] = str(out)
+        files.append((out, result.safe_bytes))
+    removed = remove_stale(out) if result.safe_bytes is None else False
     if report_path:
-        atomic_write(report_path, (json.dumps(report, indent=2) + "\n").encode())
+        files.append((report_path, (json.dumps(report, indent=2) + "\n").encode()))
+    try:
+        write_together(files)
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if result.safe_bytes is not None:
+        written = str(out)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         from .report import human_summary
 
         print(human_summary(report, written))
+        if removed:
+            print(f"  an earlier output at {out} was removed: it is not a result of this run")
     return EXIT_BLOCKED if result.blocked else EXIT_SAFE
 
 
