@@ -29,6 +29,15 @@ def output_path(out_dir: str, rel: str, fmt: str) -> Path:
     return p.with_name(p.stem + default_extension(fmt))
 
 
+def _remove_stale(path: Path, record: dict[str, Any]) -> None:
+    """A blocked or failed input's output path may hold a safe copy from an earlier
+    scan (under another policy, or of other bytes): remove it, and say so."""
+    from ..outputs import remove_stale
+
+    if remove_stale(path):
+        record["removed_stale_output"] = True
+
+
 def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
     """Screen one file; never raises for bad input (it becomes an error record)."""
     import warnings
@@ -48,6 +57,11 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
         screener, policy = _get_screener(policy_table)
         result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
+        from ..load import sniff_format
+
+        fmt = sniff_format(data[:4096])
+        if fmt:  # this input's output from an earlier run is not its result now
+            _remove_stale(output_path(out_dir, rel, fmt), record)
         return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code,
                 "seconds": round(time.perf_counter() - t0, 3)}
     report = result.report
@@ -57,6 +71,8 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
         atomic_write(out, result.safe_bytes)
         report["output"]["path"] = out.relative_to(out_dir).as_posix()
         record["output"] = report["output"]["path"]
+    else:
+        _remove_stale(output_path(out_dir, rel, report["input"]["format"]), record)
     record.update(verdict=report["verdict"], format=report["input"]["format"], seconds=round(time.perf_counter() - t0, 3),
                   report=report)
     return record

@@ -1,0 +1,30 @@
+"""Folder scans that can be trusted: no stale safe copies, resume that respects the
+policy and the tool version, non-images skipped (not errors), every skip reported."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from phi_guard import Policy, scan_folder
+
+from conftest import DATA
+
+STRICT = Policy.from_table({"block": {"kinds": ["PERSON"]}})
+
+
+def test_a_later_block_or_failure_removes_the_earlier_safe_copy(tmp_path, samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(samples / "xray_overlay.png", src / "x.png")
+    shutil.copy(samples / "clean_xray.png", src / "c.png")
+    out = tmp_path / "out"
+    first = scan_folder(src, out, workers=1)
+    assert first.counts == {"REDACTED": 1, "CLEAN": 1}
+    assert (out / "x.png").exists() and (out / "c.png").exists()
+    second = scan_folder(src, out, workers=1, policy=STRICT)
+    assert second.counts == {"BLOCKED": 1, "CLEAN": 1}
+    assert not (out / "x.png").exists(), "a safe copy from an earlier, weaker scan survived the block"
+    shutil.copy(DATA / "malformed" / "truncated_image.png", src / "c.png")  # now broken
+    third = scan_folder(src, out, workers=1, policy=STRICT)
+    assert third.counts == {"BLOCKED": 1, "ERROR": 1}
+    assert not (out / "c.png").exists(), "a safe copy survived its input failing"
