@@ -28,3 +28,24 @@ def test_a_later_block_or_failure_removes_the_earlier_safe_copy(tmp_path, sample
     third = scan_folder(src, out, workers=1, policy=STRICT)
     assert third.counts == {"BLOCKED": 1, "ERROR": 1}
     assert not (out / "c.png").exists(), "a safe copy survived its input failing"
+
+
+def test_resume_rescreens_after_a_policy_or_tool_version_change(tmp_path, samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(samples / "xray_overlay.png", src / "x.png")
+    out = tmp_path / "out"
+    assert scan_folder(src, out, workers=1).counts == {"REDACTED": 1}
+    same = scan_folder(src, out, workers=1, resume=True)
+    assert same.skipped_resume == 1  # nothing changed: nothing redone
+    stricter = scan_folder(src, out, workers=1, resume=True, policy=STRICT)
+    assert stricter.skipped_resume == 0, "a file done under a weaker policy was kept"
+    assert stricter.counts == {"BLOCKED": 1}
+    assert not (out / "x.png").exists()
+    # a manifest written by another phi_guard version is not trusted either
+    manifest = out / ".phi_guard_manifest.jsonl"
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert lines[-1]["policy_digest"] == STRICT.digest  # the last line for a file counts
+    manifest.write_text("".join(json.dumps({**e, "tool_version": "0.0.1"}) + "\n" for e in lines))
+    older = scan_folder(src, out, workers=1, resume=True, policy=STRICT)
+    assert older.skipped_resume == 0, "a file done by an older phi_guard was kept"

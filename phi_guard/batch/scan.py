@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import __version__
 from ..policy import Policy
 from .manifest import Manifest
 from .plan import Task, check_folders, plan
@@ -85,7 +86,8 @@ def scan_folder(
     todo: list[Task] = []
     records: list[dict[str, Any]] = []
     for task in tasks:
-        if resume and task.rel in manifest.entries and manifest.is_done(task.rel, task.size, _sha256(task.src)):
+        if resume and task.rel in manifest.entries and manifest.is_done(task.rel, task.size, _sha256(task.src),
+                                                                       policy.digest, __version__):
             summary.skipped_resume += 1
             records.append(manifest.entries[task.rel])
             continue
@@ -94,6 +96,7 @@ def scan_folder(
     started = time.perf_counter()
 
     def on_result(rec: dict[str, Any]) -> None:
+        rec.update(policy_digest=policy.digest, tool_version=__version__)
         manifest.record(rec)  # with its report, so a resumed scan's reports are complete
         records.append(rec)
         summary.done += 1
