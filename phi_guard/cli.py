@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--style", choices=("fill", "blur", "pixelate"))
     sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
+    sc.add_argument("--strict", action="store_true", help="treat skipped files (not images, special files, "
+                    "links out of the folder) as errors: exit code 2")
     sc.add_argument("--engine", choices=("local", "dask"), default="local")
     sc.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
     sv = sub.add_parser("serve", help="start the local web page and HTTP API")
@@ -72,14 +74,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _default_output(inp: Path) -> Path:
     """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
+    from .errors import InputError
+    from .inputs import read_regular_file
     from .load import sniff_format
     from .write import EXTENSION_FORMATS
 
     try:
-        with inp.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        head = b""
+        head = read_regular_file(inp, 0, head=4096)
+    except InputError:
+        head = b""  # screening reports the problem
     if sniff_format(head) == "DICOM":
         return inp.with_name(f"{inp.stem}.safe.dcm")
     suffix = inp.suffix if inp.suffix.lower() in EXTENSION_FORMATS else ".png"
@@ -91,7 +94,14 @@ def _check(args: argparse.Namespace) -> int:
     from .outputs import check_writable, remove_stale, write_together
     from .write import format_for_path
 
+    from .inputs import check_regular_file
+
     inp = Path(args.input)
+    try:
+        check_regular_file(inp)  # a device, pipe or socket is refused at once, never read
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     out = Path(args.output) if args.output else _default_output(inp)
     report_path = Path(args.report) if args.report else None
     try:
@@ -205,7 +215,7 @@ def _scan(args: argparse.Namespace) -> int:
         summary = scan_folder(
             args.input_dir, args.output_dir, workers=args.workers, policy=policy, report_dir=args.report_dir,
             resume=args.resume, engine="dask" if args.scheduler else args.engine, scheduler=args.scheduler,
-            progress=_Progress(),
+            progress=_Progress(), strict=args.strict,
         )
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)

@@ -26,14 +26,18 @@ class ScanSummary:
     skipped_resume: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # verdict -> count
     errors: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: why", for every entry not screened
     interrupted: bool = False
     seconds: float = 0.0
     report_dir: str = ""
+    strict: bool = False  # skipped files count as errors
 
     @property
     def exit_code(self) -> int:
-        if self.counts.get("ERROR") or self.interrupted:
+        """2 if an image failed (or, with ``strict``, a file was skipped) or the scan was
+        interrupted; 1 if an image was blocked; 0 otherwise. Files that are not images
+        (README, JSON, ...) are SKIPPED: listed, never copied, not failures."""
+        if self.counts.get("ERROR") or self.interrupted or (self.strict and self.counts.get("SKIPPED")):
             return 2
         return 1 if self.counts.get("BLOCKED") else 0
 
@@ -64,12 +68,15 @@ def scan_folder(
     engine: str = "local",
     scheduler: str | None = None,
     progress: ProgressCallback | None = None,
+    strict: bool = False,
 ) -> ScanSummary:
     """Screen every file under ``in_dir`` into a mirror tree under ``out_dir``.
 
     ``engine`` is ``local`` (a process pool of ``workers``, default: CPU count) or
     ``dask`` (``scheduler`` = ``tcp://host:8786``, or a LocalCluster when None).
     ``progress`` receives a dict after each file (done, total, rate, eta_s, rel, verdict).
+    ``strict``: files that are not screened (not images, special files, links out of
+    the folder) make the exit code 2, like failed images.
     """
     t0 = time.perf_counter()
     src, dst = check_folders(Path(in_dir), Path(out_dir))
@@ -81,10 +88,10 @@ def scan_folder(
     manifest = Manifest(dst)
     if not resume:
         manifest.reset()
-    tasks, skipped = plan(src)
-    summary = ScanSummary(total=len(tasks), skipped=skipped, report_dir=str(reports))
+    tasks, not_screened = plan(src)
+    summary = ScanSummary(total=len(tasks), report_dir=str(reports), strict=strict)
     todo: list[Task] = []
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = [{"rel": rel, "verdict": "SKIPPED", "reason": why} for rel, why in not_screened]
     for task in tasks:
         if resume and task.rel in manifest.entries and manifest.is_done(task.rel, task.size, _sha256(task.src),
                                                                        policy.digest, __version__):
@@ -127,6 +134,8 @@ def scan_folder(
         summary.counts[verdict] = summary.counts.get(verdict, 0) + 1
         if verdict == "ERROR":
             summary.errors.append({"path": rec["rel"], "error": rec.get("error", "")})
+        if verdict == "SKIPPED":
+            summary.skipped.append(f"{rec['rel']}: {rec.get('reason', '')}")
     summary.seconds = time.perf_counter() - t0
     write_reports(reports, dst, records, summary)
     return summary

@@ -29,6 +29,17 @@ def output_path(out_dir: str, rel: str, fmt: str) -> Path:
     return p.with_name(p.stem + default_extension(fmt))
 
 
+def _named_like_an_image(rel: str) -> bool:
+    """A file whose name says image but whose content is not one is a failed image."""
+    from ..write import EXTENSION_FORMATS
+
+    return Path(rel).suffix.lower() in set(EXTENSION_FORMATS) | {".dcm", ".dicom", ".mpo", ".jp2", ".j2k"}
+
+
+def _max_bytes(policy_table: dict[str, Any]) -> int:
+    return int(policy_table["limits"]["max_bytes"])
+
+
 def _remove_stale(path: Path, record: dict[str, Any]) -> None:
     """A blocked or failed input's output path may hold a safe copy from an earlier
     scan (under another policy, or of other bytes): remove it, and say so."""
@@ -48,10 +59,18 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     record: dict[str, Any] = {"rel": rel}
+    from ..inputs import read_regular_file
+    from ..load import sniff_format
+
     try:
-        data = Path(src).read_bytes()
-    except OSError as exc:
-        return {**record, "verdict": "ERROR", "error": f"cannot be read ({exc.strerror})", "seconds": 0.0}
+        head = read_regular_file(src, 0, head=4096)
+        if sniff_format(head) is None and not _named_like_an_image(rel):
+            # A README, a licence, a JSON sidecar: not an image, so not a failure (and
+            # never copied: only screened images reach the output folder).
+            return {**record, "verdict": "SKIPPED", "reason": "not an image (not copied)", "seconds": 0.0}
+        data = read_regular_file(src, _max_bytes(policy_table))
+    except PhiGuardError as exc:
+        return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code, "seconds": 0.0}
     record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     try:
         screener, policy = _get_screener(policy_table)

@@ -20,6 +20,7 @@ from ..errors import (
     InputError,
     UnsupportedFormatError,
 )
+from ..inputs import read_regular_file
 from ..policy import Policy
 from ..quiet import quiet_native_stderr
 from .document import Document
@@ -45,18 +46,7 @@ def read_input(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
     else:
         path = Path(source)
         name = path.name
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise InputError(f"{name}: file not found") from None
-        if path.is_dir():
-            raise InputError(f"{name}: is a folder, not an image file")
-        if size > max_bytes:
-            raise DecompressionBombError(f"{name}: file is {size} bytes, over the {max_bytes}-byte limit")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+        data = read_regular_file(path, max_bytes)  # devices, pipes, sockets, folders: refused unread
     if not data:
         raise EmptyInputError(f"{name}: the file is empty (0 bytes)")
     if len(data) > max_bytes:
