@@ -91,6 +91,7 @@ def _default_output(inp: Path) -> Path:
 
 def _check(args: argparse.Namespace) -> int:
     from .errors import InputError, PhiGuardError, UsageError
+    from .names import scrub_name as scrub
     from .outputs import check_writable, remove_stale, write_together
     from .write import format_for_path
 
@@ -130,19 +131,28 @@ def _check(args: argparse.Namespace) -> int:
     try:
         result = screen(inp, policy, output_format=out_fmt)
     except PhiGuardError as exc:
-        msg = str(exc)
+        shown = _shown_name(policy, inp.name)
+        msg = scrub(str(exc), inp.name, shown)
+        if not args.output:
+            out = _masked_default(out, inp, shown)
         # This input failed: an output at its path from an earlier run is not its result.
         removed = remove_stale(out) if isinstance(exc, InputError) or exc.code == "engine_failed" else False
         print(f"phi-guard: error: {msg}" + (f" (an earlier output at {out} was removed)" if removed else ""), file=sys.stderr)
         if report_path:
             err = {"schema_version": "1.0", "verdict": "ERROR", "error": {"code": exc.code, "message": msg},
-                   "input": {"name": inp.name}}
+                   "input": {"name": shown}}
             try:
                 write_together([(report_path, (json.dumps(err, indent=2) + "\n").encode())])
             except PhiGuardError:
                 pass  # the error is already on stderr
         return exc.exit_code
-    report = result.report
+    shown = _shown_name(policy, inp.name)
+    report = scrub(result.report, inp.name, shown)
+    if shown != inp.name:
+        if args.include_phi:
+            report["input"]["original_name"] = inp.name  # asked for explicitly: a local audit
+        if not args.output:
+            out = _masked_default(out, inp, shown)
     written = None
     files: list[tuple[Path, bytes]] = []
     if result.safe_bytes is not None:
@@ -168,6 +178,27 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  an earlier output at {out} was removed: it is not a result of this run")
     return EXIT_BLOCKED if result.blocked else EXIT_SAFE
 
+
+
+def _shown_name(policy, name: str) -> str:  # noqa: ANN001 - phi_guard.policy.Policy
+    """The input's name as reports and messages show it: a neutral name when the
+    name itself carries identifiers (or when it cannot be screened)."""
+    from .errors import PhiGuardError
+    from .names import NameScreen
+    from .pipeline import shared_screener
+
+    try:
+        names = NameScreen(shared_screener(policy).detector, policy)
+    except PhiGuardError:
+        return NameScreen(None, policy).neutral(name, is_file=True)  # fail closed: no detector, no raw name
+    return names.part(name, is_file=True)
+
+
+def _masked_default(out: Path, inp: Path, shown: str) -> Path:
+    """The default output path, named after the neutral name when the input's name identifies."""
+    if shown == inp.name:
+        return out
+    return out.with_name(Path(shown).stem + out.name[len(inp.stem):])
 
 
 def _policy_from(args: argparse.Namespace):  # noqa: ANN202 - phi_guard.policy.Policy, imported lazily
