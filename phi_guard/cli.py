@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--style", choices=("fill", "blur", "pixelate"))
     sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
+    sc.add_argument("--include-phi", action="store_true", help="put raw identified values in the reports and write "
+                    "name_map.csv (neutral names -> real paths, owner-only) in the report folder (for a local audit only)")
     sc.add_argument("--strict", action="store_true", help="treat skipped files (not images, special files, "
                     "links out of the folder) as errors: exit code 2")
     sc.add_argument("--engine", choices=("local", "dask"), default="local")
@@ -243,6 +245,14 @@ def _scan(args: argparse.Namespace) -> int:
 
     try:
         policy = _policy_from(args)
+        if args.include_phi:
+            import copy
+
+            from .policy import Policy
+
+            table = copy.deepcopy(policy.table)
+            table["report"]["include_phi"] = True
+            policy = Policy.from_table(table, source=policy.source)
         summary = scan_folder(
             args.input_dir, args.output_dir, workers=args.workers, policy=policy, report_dir=args.report_dir,
             resume=args.resume, engine="dask" if args.scheduler else args.engine, scheduler=args.scheduler,

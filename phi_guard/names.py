@@ -57,6 +57,12 @@ class NameScreen:
         return "/".join(self.part(p, is_file=(i == len(parts) - 1)) for i, p in enumerate(parts))
 
 
+def source_key(key: bytes, rel: str) -> str:
+    """A keyed hash of a file's real relative path: how a resumed scan recognises a
+    file whose shown name is neutral, without storing the real name."""
+    return hmac.new(key, b"path:" + rel.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:24]
+
+
 def scrub(value: Any, raw: str, masked: str) -> Any:
     """``value`` (a report, a message) with every occurrence of ``raw`` replaced."""
     if not raw or raw == masked:

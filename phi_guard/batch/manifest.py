@@ -21,18 +21,18 @@ class Manifest:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a crash: that file is simply redone
-                self.entries[entry["rel"]] = entry
+                self.entries[entry.get("key") or entry["rel"]] = entry
 
-    def is_done(self, rel: str, size: int, sha256: str, policy_digest: str, tool_version: str) -> bool:
+    def is_done(self, key: str, size: int, sha256: str, policy_digest: str, tool_version: str) -> bool:
         """Done when the same bytes were screened under the same policy by the same
         phi_guard version: an output made under an earlier, weaker policy or by an
         older version is not kept."""
-        e = self.entries.get(rel)
+        e = self.entries.get(key)
         return (bool(e) and e.get("size") == size and e.get("sha256") == sha256
                 and e.get("policy_digest") == policy_digest and e.get("tool_version") == tool_version)
 
     def record(self, entry: dict[str, Any]) -> None:
-        self.entries[entry["rel"]] = entry
+        self.entries[entry.get("key") or entry["rel"]] = entry
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
             fh.flush()

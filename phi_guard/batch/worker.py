@@ -50,18 +50,44 @@ def _remove_stale(path: Path, record: dict[str, Any]) -> None:
 
 
 def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
-    """Screen one file; never raises for bad input (it becomes an error record)."""
+    """Screen one file; never raises for bad input (it becomes an error record).
+
+    The record names the file by its shown path: identifying file and folder names
+    replaced by neutral ones (in the output tree too); ``key`` (a keyed hash of the
+    real path) lets a resumed scan find it again. The real path is in the record only
+    when the policy includes PHI in reports."""
     import warnings
 
     from ..errors import PhiGuardError
-    from ..write import atomic_write
+    from ..names import NameScreen, name_key, scrub_name, source_key
 
     warnings.simplefilter("ignore")
-    t0 = time.perf_counter()
-    record: dict[str, Any] = {"rel": rel}
+    from ..policy import Policy
+
+    policy = Policy.from_table(policy_table)
+    try:
+        names = NameScreen(_get_screener(policy_table)[0].detector, policy)
+        shown = names.rel(rel)
+    except PhiGuardError:
+        names = NameScreen(None, policy)
+        shown = "/".join(names.neutral(p, is_file=(i == rel.count("/"))) for i, p in enumerate(rel.split("/")))
+    record = _screen_file(src, shown, out_dir, policy_table)
+    record = scrub_name(record, Path(rel).name, Path(shown).name)
+    record["rel"] = shown
+    record["key"] = source_key(name_key(policy), rel)
+    if policy.include_phi_in_report and shown != rel:
+        record["original"] = rel
+    return record
+
+
+def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
+    from ..errors import PhiGuardError
     from ..inputs import read_regular_file
     from ..load import sniff_format
+    from ..write import atomic_write
 
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"rel": rel}
     try:
         head = read_regular_file(src, 0, head=4096)
         if sniff_format(head) is None and not _named_like_an_image(rel):
@@ -76,8 +102,6 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
         screener, policy = _get_screener(policy_table)
         result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
-        from ..load import sniff_format
-
         fmt = sniff_format(data[:4096])
         if fmt:  # this input's output from an earlier run is not its result now
             _remove_stale(output_path(out_dir, rel, fmt), record)
