@@ -49,3 +49,17 @@ def test_resume_rescreens_after_a_policy_or_tool_version_change(tmp_path, sample
     manifest.write_text("".join(json.dumps({**e, "tool_version": "0.0.1"}) + "\n" for e in lines))
     older = scan_folder(src, out, workers=1, resume=True, policy=STRICT)
     assert older.skipped_resume == 0, "a file done by an older phi_guard was kept"
+
+
+def test_a_slow_image_ends_as_an_error_row_and_the_scan_goes_on(tmp_path):
+    from test_web_trust import _big_text_image, _small_image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "big.png").write_bytes(_big_text_image())
+    (src / "small.png").write_bytes(_small_image())
+    policy = Policy.from_table({"limits": {"max_seconds_per_image": 10.0}})
+    summary = scan_folder(src, tmp_path / "out", workers=2, policy=policy)
+    assert summary.counts == {"ERROR": 1, "CLEAN": 1}, (summary.counts, summary.errors)
+    assert summary.errors[0]["path"] == "big.png" and "limit" in summary.errors[0]["error"]
+    assert not (tmp_path / "out" / "big.png").exists()

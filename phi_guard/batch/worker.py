@@ -17,6 +17,22 @@ def _get_screener(policy_table: dict[str, Any]):  # noqa: ANN202
     return shared_screener(policy, threads=1), policy
 
 
+_warmed: set[int] = set()
+
+
+def _warm(screener, policy) -> None:  # noqa: ANN001
+    """Screen a tiny blank image once per Screener, so that loading the OCR models and
+    the detector is not counted against the first real image's time limit."""
+    if id(screener) in _warmed:
+        return
+    import numpy as np
+
+    from ..write import encode_image
+
+    screener.screen(encode_image(np.full((64, 64), 128, np.uint8), "PNG", policy), policy=policy, name="warm-up.png")
+    _warmed.add(id(screener))
+
+
 def output_path(out_dir: str, rel: str, fmt: str) -> Path:
     from ..write import EXTENSION_FORMATS, default_extension
 
@@ -84,6 +100,7 @@ def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any])
     from ..errors import PhiGuardError
     from ..inputs import read_regular_file
     from ..load import sniff_format
+    from ..timelimit import time_limit
     from ..write import atomic_write
 
     t0 = time.perf_counter()
@@ -100,7 +117,9 @@ def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any])
     record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     try:
         screener, policy = _get_screener(policy_table)
-        result = screener.screen(data, policy=policy, name=Path(rel).name)
+        _warm(screener, policy)  # engines loaded before the clock starts: the limit is per image
+        with time_limit(policy.limits.max_seconds_per_image):
+            result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
         fmt = sniff_format(data[:4096])
         if fmt:  # this input's output from an earlier run is not its result now
