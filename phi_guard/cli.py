@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--style", choices=STYLES)
     sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
+    sc.add_argument("--include-phi", action="store_true", help="put raw identified values in the reports and write "
+                    "name_map.csv (neutral names -> real paths, owner-only) in the report folder (for a local audit only)")
+    sc.add_argument("--strict", action="store_true", help="treat skipped files (not images, special files, "
+                    "links out of the folder) as errors: exit code 2")
     sc.add_argument("--engine", choices=("local", "dask"), default="local")
     sc.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
     sv = sub.add_parser("serve", help="start the local web page and HTTP API")
@@ -83,14 +87,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _default_output(inp: Path) -> Path:
     """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
+    from .errors import InputError
+    from .inputs import read_regular_file
     from .load import sniff_format
     from .write import EXTENSION_FORMATS
 
     try:
-        with inp.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        head = b""
+        head = read_regular_file(inp, 0, head=4096)
+    except InputError:
+        head = b""  # screening reports the problem
     if sniff_format(head) == "DICOM":
         return inp.with_name(f"{inp.stem}.safe.dcm")
     suffix = inp.suffix if inp.suffix.lower() in EXTENSION_FORMATS else ".png"
@@ -98,10 +103,18 @@ def _default_output(inp: Path) -> Path:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .errors import PhiGuardError, UsageError
-    from .write import atomic_write, format_for_path
+    from .errors import InputError, PhiGuardError, UsageError
+    from .inputs import check_regular_file
+    from .names import scrub_name as scrub
+    from .outputs import check_writable, remove_stale, write_together
+    from .write import format_for_path
 
     inp = Path(args.input)
+    try:
+        check_regular_file(inp)  # a device, pipe or socket is refused at once, never read
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     out = Path(args.output) if args.output else _default_output(inp)
     report_path = Path(args.report) if args.report else None
     try:
@@ -109,40 +122,97 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("the output would overwrite the input; choose another -o path")
         if report_path and inp.exists() and report_path.resolve() == inp.resolve():
             raise UsageError("the report would overwrite the input; choose another --report path")
+        if report_path and report_path.resolve() == out.resolve():
+            raise UsageError("the report and the safe copy would be the same file; choose another --report path")
+        # Every output path is checked before screening: a write failure after a
+        # minute of OCR would be a traceback, not a one-line error.
+        check_writable(out, "output")
+        if report_path:
+            check_writable(report_path, "report")
         policy = _policy_from(args)
         if args.include_phi:
             from dataclasses import replace
 
             policy = replace(policy, include_phi_in_report=True)
         out_fmt = format_for_path(out)
-        from .pipeline import screen
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    from .pipeline import screen
 
+    try:
         result = screen(inp, policy, output_format=out_fmt)
     except PhiGuardError as exc:
-        msg = str(exc)
-        print(f"phi-guard: error: {msg}", file=sys.stderr)
+        shown = _shown_name(policy, inp.name)
+        msg = scrub(str(exc), inp.name, shown)
+        if not args.output:
+            out = _masked_default(out, inp, shown)
+        # This input failed: an output at its path from an earlier run is not its result.
+        removed = remove_stale(out) if isinstance(exc, InputError) or exc.code == "engine_failed" else False
+        print(f"phi-guard: error: {msg}" + (f" (an earlier output at {out} was removed)" if removed else ""), file=sys.stderr)
         if report_path:
             from .report import REPORT_SCHEMA_VERSION
 
             err = {"schema_version": REPORT_SCHEMA_VERSION, "verdict": "ERROR", "error": {"code": exc.code, "message": msg},
-                   "input": {"name": inp.name}}
-            atomic_write(report_path, (json.dumps(err, indent=2) + "\n").encode())
+                   "input": {"name": shown}}
+            try:
+                write_together([(report_path, (json.dumps(err, indent=2) + "\n").encode())])
+            except PhiGuardError:
+                pass  # the error is already on stderr
         return exc.exit_code
-    report = result.report
+    shown = _shown_name(policy, inp.name)
+    report = scrub(result.report, inp.name, shown)
+    if shown != inp.name:
+        if args.include_phi:
+            report["input"]["original_name"] = inp.name  # asked for explicitly: a local audit
+        if not args.output:
+            out = _masked_default(out, inp, shown)
     written = None
+    files: list[tuple[Path, bytes]] = []
     if result.safe_bytes is not None:
-        written = str(result.save(out))
         report["output"]["path"] = str(out)
+        files.append((out, result.safe_bytes))
+    removed = remove_stale(out) if result.safe_bytes is None else False
     if report_path:
-        atomic_write(report_path, (json.dumps(report, indent=2) + "\n").encode())
+        files.append((report_path, (json.dumps(report, indent=2) + "\n").encode()))
+    try:
+        write_together(files)
+    except PhiGuardError as exc:
+        print(f"phi-guard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if result.safe_bytes is not None:
+        written = str(out)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         from .report import human_summary
 
         print(human_summary(report, written))
+        if removed:
+            print(f"  an earlier output at {out} was removed: it is not a result of this run")
     return EXIT_BLOCKED if result.blocked else EXIT_SAFE
 
+
+
+def _shown_name(policy: Policy, name: str) -> str:
+    """The input's name as reports and messages show it: a neutral name when the
+    name itself carries identifiers (or when it cannot be screened)."""
+    from .errors import PhiGuardError
+    from .names import NameScreen
+    from .pipeline import shared_screener
+
+    try:
+        names = NameScreen(shared_screener(policy).detector, policy)
+    except PhiGuardError:
+        return NameScreen(None, policy).neutral(name, is_file=True)  # fail closed: no detector, no raw name
+    return names.part(name, is_file=True)
+
+
+def _masked_default(out: Path, inp: Path, shown: str) -> Path:
+    """The default output path, named after the neutral name when the input's name identifies."""
+    if shown == inp.name:
+        return out
+    return out.with_name(Path(shown).stem + out.name[len(inp.stem):])
 
 
 def _policy_from(args: argparse.Namespace) -> Policy:
@@ -185,10 +255,18 @@ def _scan(args: argparse.Namespace) -> int:
 
     try:
         policy = _policy_from(args)
+        if args.include_phi:
+            import copy
+
+            from .policy import Policy
+
+            table = copy.deepcopy(policy.table)
+            table["report"]["include_phi"] = True
+            policy = Policy.from_table(table, source=policy.source)
         summary = scan_folder(
             args.input_dir, args.output_dir, workers=args.workers, policy=policy, report_dir=args.report_dir,
             resume=args.resume, engine="dask" if args.scheduler else args.engine, scheduler=args.scheduler,
-            progress=_Progress(),
+            progress=_Progress(), strict=args.strict,
         )
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import re
 import tomllib
@@ -21,6 +22,67 @@ from .errors import PolicyError
 MODES = ("identifiers", "all-text")
 STYLES = ("fill", "blur", "pixelate")
 ENGINES = ("rapidocr", "tesseract")
+
+# The allowed range of every numeric key: (type, lowest, highest). A value outside
+# it could switch a safety check off (no verification round, every word "readable",
+# a block threshold that never triggers), so it is refused rather than clamped.
+NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
+    "detect.score_threshold": (float, 0.0, 0.95),
+    "ocr.tile_size": (int, 256, 20000),
+    "ocr.tile_overlap": (int, 0, 1000),
+    "ocr.min_confidence": (float, 0.05, 1.0),
+    "verify.max_rounds": (int, 1, 10),
+    "redact.padding_px": (int, 0, 200),
+    "redact.padding_ratio": (float, 0.0, 2.0),
+    "block.max_pixel_findings": (int, 0, 100_000),
+    "block.max_masked_fraction": (float, 0.01, 1.0),
+    "limits.max_pixels": (int, 1, 2_000_000_000),
+    "limits.max_bytes": (int, 1, 20_000_000_000),
+    "limits.max_seconds_per_image": (float, 1.0, 86_400.0),
+    "output.jpeg_quality": (int, 50, 100),
+}
+BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
+                "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
+                "dicom.retain_safe_private", "dicom.remove_overlays")
+
+
+def _digest(merged: dict[str, Any]) -> str:
+    """A short digest of the policy for reports and resume. The secret itself never
+    enters it (a digest of a key helps guessing it): only a keyed tag that changes
+    with it, so a new key still counts as a new policy."""
+    hashed = copy.deepcopy(merged)
+    secret = str(hashed["dicom"]["secret"])
+    if secret:
+        hashed["dicom"]["secret"] = hmac.new(secret.encode(), b"phi_guard policy digest", hashlib.sha256).hexdigest()[:8]
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _lookup(table: dict[str, Any], dotted: str) -> Any:
+    value: Any = table
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def _check_values(t: dict[str, Any]) -> None:
+    """Types and ranges of every numeric and boolean key, each error naming the key."""
+    for key, (kind, lo, hi) in NUMERIC_RANGES.items():
+        value = _lookup(t, key)
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int and not (is_number and float(value).is_integer()):
+            raise PolicyError(f"policy key '{key}' must be a whole number from {lo:g} to {hi:g}, not {value!r}")
+        if not is_number or not lo <= value <= hi:
+            what = "a whole number" if kind is int else "a number"
+            raise PolicyError(f"policy key '{key}' must be {what} from {lo:g} to {hi:g}, not {value!r}")
+    if t["ocr"]["tile_overlap"] * 2 >= t["ocr"]["tile_size"]:
+        raise PolicyError("policy key 'ocr.tile_overlap' must be from 0 to less than half of ocr.tile_size")
+    for key in BOOLEAN_KEYS:
+        if not isinstance(_lookup(t, key), bool):
+            raise PolicyError(f"policy key '{key}' must be true or false")
+    colour = t["redact"]["fill_color"]
+    if not (isinstance(colour, list) and len(colour) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour)):
+        raise PolicyError("policy key 'redact.fill_color' must be three whole numbers from 0 to 255, e.g. [0, 0, 0]")
 
 
 def _default_table() -> dict[str, Any]:
@@ -88,6 +150,7 @@ class BlockPolicy:
 class Limits:
     max_pixels: int
     max_bytes: int
+    max_seconds_per_image: float
 
 
 @dataclass(frozen=True)
@@ -150,7 +213,7 @@ class Policy:
     def from_table(cls, table: dict[str, Any], source: str = "custom") -> Policy:
         """A policy from a table (parsed TOML) merged over the defaults. Raises PolicyError."""
         merged = _merge(_default_table(), table)
-        digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()[:16]
+        digest = _digest(merged)
         try:
             return cls._build(merged, source, digest)
         except (TypeError, ValueError, AttributeError, re.error) as exc:  # a value of the wrong type
@@ -164,8 +227,12 @@ class Policy:
         for name in list(o["engines"]) + list(v["engines"]) + list(v["recheck_masks_with"]):
             if name not in ENGINES:
                 raise PolicyError(f"unknown OCR engine {name!r} (known: {', '.join(ENGINES)})")
-        if not o["engines"] or not (v["engines"] or v["recheck_masks_with"]):
-            raise PolicyError("ocr.engines and verify.engines must each name at least one engine")
+        if not o["engines"]:
+            raise PolicyError("policy key 'ocr.engines' must name at least one engine")
+        if not v["engines"]:
+            # Without a re-reading engine nothing would check the output's pixels.
+            raise PolicyError("policy key 'verify.engines' must name at least one engine: verification cannot be switched off")
+        _check_values(t)
         if r["style"] not in STYLES:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not {r['style']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
@@ -173,6 +240,10 @@ class Policy:
         dc = t["dicom"]
         if dc["retain_temporal"] not in ("no", "full", "shift"):
             raise PolicyError("dicom.retain_temporal must be 'no', 'full' or 'shift'")
+        if dc["secret"] != "" and (not isinstance(dc["secret"], str) or len(dc["secret"]) < 16
+                                   or dc["secret"] == "phi_guard-default-secret"):
+            raise PolicyError("policy key 'dicom.secret' must be empty (a private per-installation key is made on "
+                              "first use) or a private text of at least 16 characters")
         flags = re.IGNORECASE
         return cls(
             mode=t["mode"],
@@ -205,7 +276,8 @@ class Policy:
                 max_masked_fraction=float(b["max_masked_fraction"]),
                 kinds=frozenset(b["kinds"]),
             ),
-            limits=Limits(max_pixels=int(t["limits"]["max_pixels"]), max_bytes=int(t["limits"]["max_bytes"])),
+            limits=Limits(max_pixels=int(t["limits"]["max_pixels"]), max_bytes=int(t["limits"]["max_bytes"]),
+                          max_seconds_per_image=float(t["limits"]["max_seconds_per_image"])),
             output=OutputPolicy(
                 jpeg_quality=int(t["output"]["jpeg_quality"]),
                 convert_icc_to_srgb=bool(t["output"]["convert_icc_to_srgb"]),

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+# The per-installation DICOM key is made on first use in the user's config folder:
+# tests (and the CLI and servers they start) use a private one of their own.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="phi_guard-test-config-")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -46,19 +46,20 @@ def test_local_scan_of_a_mixed_tree(tree, tmp_path):
     out = tmp_path / "safe"
     summary = scan_folder(tree, out, workers=2)
     assert digests(tree) == before  # nothing in the input folder changed
-    assert summary.counts == {"REDACTED": 4, "CLEAN": 1, "ERROR": 2}, summary.counts
+    # notes.txt is not an image and the link points out of the folder: listed as SKIPPED
+    assert summary.counts == {"REDACTED": 4, "CLEAN": 1, "ERROR": 1, "SKIPPED": 2}, summary.counts
     assert summary.exit_code == 2
     assert {"ward/day1/duplicate.png", "ward/day1/ct.dcm", "xray.png", "ward/clean.png", "ward/photo.jpg"} <= set(digests(out))
     assert any("link_out.png" in s and "outside" in s for s in summary.skipped)
     assert not (out / "link_out.png").exists()
     errors = {e["path"] for e in summary.errors}
-    assert errors == {"broken.jpg", "notes.txt"}
+    assert errors == {"broken.jpg"}
     csv = (out / "summary.csv").read_text()
     assert "broken.jpg" in csv and "ERROR" in csv
     html = (out / "summary.html").read_text()
     assert html.count("data:image/png;base64,") == 4  # thumbnails of the four redacted outputs
     lines = (out / "report.jsonl").read_text().splitlines()
-    assert len(lines) == 7
+    assert len(lines) == 8  # every entry, the skipped ones too
     assert "DOE" not in "".join(lines) and "00482913" not in "".join(lines)
 
 

@@ -1,5 +1,6 @@
-"""The resume manifest: one JSON line per finished input, appended and fsynced as
-each file completes, so an interrupted scan leaves a consistent record."""
+"""The resume manifest: one JSON line per finished input (with the policy digest
+and the phi_guard version it was screened under), appended and fsynced as each file
+completes, so an interrupted scan leaves a consistent record."""
 from __future__ import annotations
 
 import json
@@ -20,16 +21,19 @@ class Manifest:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a crash: that file is simply redone
-                self.entries[entry["rel"]] = entry
+                self.entries[entry.get("key") or entry["rel"]] = entry
 
-    def is_done(self, rel: str, size: int, sha256: str) -> bool:
-        """True when ``rel`` was finished by an earlier run and its size and digest are unchanged."""
-        e = self.entries.get(rel)
-        return e is not None and e.get("size") == size and e.get("sha256") == sha256
+    def is_done(self, key: str, size: int, sha256: str, policy_digest: str, tool_version: str) -> bool:
+        """Done when the same bytes were screened under the same policy by the same
+        phi_guard version: an output made under an earlier, weaker policy or by an
+        older version is not kept."""
+        e = self.entries.get(key)
+        return (e is not None and e.get("size") == size and e.get("sha256") == sha256
+                and e.get("policy_digest") == policy_digest and e.get("tool_version") == tool_version)
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append a finished file's record (with its report) to the manifest."""
-        self.entries[entry["rel"]] = entry
+        self.entries[entry.get("key") or entry["rel"]] = entry
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
             fh.flush()

@@ -31,19 +31,22 @@ def check_folders(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     return src, dst
 
 
-def plan(in_dir: Path) -> tuple[list[Task], list[str]]:
+def plan(in_dir: Path) -> tuple[list[Task], list[tuple[str, str]]]:
     """Regular files under ``in_dir`` (recursively, sorted). Symbolic links are never
     followed out of the input folder; links to files inside it are screened as the
-    files they are. Returns the tasks and the paths skipped, with why."""
+    files they are. Returns the tasks and the entries skipped, as (path, why): every
+    entry that is not screened gets a row in the reports."""
+    from ..inputs import not_regular_reason
+
     root = in_dir.resolve()
     tasks: list[Task] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         for d in list(dirnames):
             if (Path(dirpath) / d).is_symlink():
                 dirnames.remove(d)
-                skipped.append(f"{_rel(root, Path(dirpath) / d)}: symbolic link to a folder (not followed)")
+                skipped.append((_rel(root, Path(dirpath) / d), "symbolic link to a folder (not followed)"))
         for name in sorted(filenames):
             p = Path(dirpath) / name
             rel = _rel(root, p)
@@ -52,14 +55,16 @@ def plan(in_dir: Path) -> tuple[list[Task], list[str]]:
             if p.is_symlink():
                 target = p.resolve()
                 if root not in target.parents:
-                    skipped.append(f"{rel}: symbolic link pointing outside the input folder (not followed)")
+                    skipped.append((rel, "symbolic link pointing outside the input folder (not followed)"))
                     continue
             try:
                 st = p.stat()
             except OSError:
-                skipped.append(f"{rel}: cannot be read")
+                skipped.append((rel, "cannot be read (a broken link or no permission)"))
                 continue
-            if not p.is_file():
+            reason = not_regular_reason(st.st_mode)
+            if reason:
+                skipped.append((rel, reason))
                 continue
             tasks.append(Task(rel=rel, src=str(p), size=st.st_size))
     return tasks, skipped

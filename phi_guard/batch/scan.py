@@ -9,6 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..names import name_key, source_key
 from ..policy import Policy
 from ..workers import single_threaded_env, worker_pool
 from .manifest import Manifest
@@ -46,12 +48,15 @@ def scan_folder(
     engine: str = "local",
     scheduler: str | None = None,
     progress: ProgressCallback | None = None,
+    strict: bool = False,
 ) -> ScanSummary:
     """Screen every file under ``in_dir`` into a mirror tree under ``out_dir``.
 
     ``engine`` is ``local`` (a process pool of ``workers``, default: CPU count) or
     ``dask`` (``scheduler`` = ``tcp://host:8786``, or a LocalCluster when None).
     ``progress`` receives a dict after each file (done, total, rate, eta_s, rel, verdict).
+    ``strict``: files that are not screened (not images, special files, links out of
+    the folder) make the exit code 2, like failed images.
     """
     t0 = time.perf_counter()
     src, dst = check_folders(Path(in_dir), Path(out_dir))
@@ -63,20 +68,24 @@ def scan_folder(
     manifest = Manifest(dst)
     if not resume:
         manifest.reset()
-    tasks, skipped = plan(src)
-    summary = ScanSummary(total=len(tasks), skipped=skipped, report_dir=str(reports))
+    tasks, not_screened = plan(src)
+    summary = ScanSummary(total=len(tasks), report_dir=str(reports), strict=strict)
     todo: list[Task] = []
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = _skipped_rows(not_screened, policy)
+    key = name_key(policy)
     for task in tasks:
-        if resume and task.rel in manifest.entries and manifest.is_done(task.rel, task.size, _sha256(task.src)):
+        done_key = source_key(key, task.rel)
+        if resume and done_key in manifest.entries and manifest.is_done(done_key, task.size, _sha256(task.src),
+                                                                        policy.digest, __version__):
             summary.skipped_resume += 1
-            records.append(manifest.entries[task.rel])
+            records.append(manifest.entries[done_key])
             continue
         todo.append(task)
 
     started = time.perf_counter()
 
     def on_result(rec: dict[str, Any]) -> None:
+        rec.update(policy_digest=policy.digest, tool_version=__version__)
         manifest.record(rec)  # with its report, so a resumed scan's reports are complete
         records.append(rec)
         summary.done += 1
@@ -107,9 +116,51 @@ def scan_folder(
         summary.counts[verdict] = summary.counts.get(verdict, 0) + 1
         if verdict == "ERROR":
             summary.errors.append({"path": rec["rel"], "error": rec.get("error", "")})
+        if verdict == "SKIPPED":
+            summary.skipped.append(f"{rec['rel']}: {rec.get('reason', '')}")
     summary.seconds = time.perf_counter() - t0
     write_reports(reports, dst, records, summary)
+    if policy.include_phi_in_report:
+        write_name_map(reports, records)
     return summary
+
+
+def _skipped_rows(not_screened: list[tuple[str, str]], policy: Policy) -> list[dict[str, Any]]:
+    """Rows for the entries the plan did not screen, their names screened like any other."""
+    if not not_screened:
+        return []
+    from ..detect import Detector
+    from ..names import NameScreen
+
+    detector = Detector()
+    detector.warm_up(policy)
+    names = NameScreen(detector, policy)
+    rows = []
+    for rel, why in not_screened:
+        shown = names.rel(rel)
+        row = {"rel": shown, "verdict": "SKIPPED", "reason": why}
+        if policy.include_phi_in_report and shown != rel:
+            row["original"] = rel
+        rows.append(row)
+    return rows
+
+
+def write_name_map(report_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Only with --include-phi: shown name -> real path, readable by the owner only."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["shown_path", "original_path"])
+    for r in sorted(records, key=lambda r: r["rel"]):
+        if r.get("original"):
+            w.writerow([r["rel"], r["original"]])
+    path = report_dir / "name_map.csv"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(buf.getvalue())
+    os.chmod(path, 0o600)
 
 
 class _WorkerDied(RuntimeError):

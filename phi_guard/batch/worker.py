@@ -22,6 +22,22 @@ def _get_screener(policy_table: dict[str, Any]) -> tuple[Screener, Policy]:
     return shared_screener(policy, threads=1), policy
 
 
+_warmed: set[int] = set()
+
+
+def _warm(screener: Screener, policy: Policy) -> None:
+    """Screen a tiny blank image once per Screener, so that loading the OCR models and
+    the detector is not counted against the first real image's time limit."""
+    if id(screener) in _warmed:
+        return
+    import numpy as np
+
+    from ..formats.photo.encode import encode_image
+
+    screener.screen(encode_image(np.full((64, 64), 128, np.uint8), "PNG", policy), policy=policy, name="warm-up.png")
+    _warmed.add(id(screener))
+
+
 def output_path(out_dir: str, rel: str, fmt: str) -> Path:
     """Where the safe copy of ``rel`` goes under ``out_dir``: its own name when the extension
     fits ``fmt`` (.dcm or .dicom for DICOM), else the stem with ``fmt``'s usual extension."""
@@ -36,25 +52,85 @@ def output_path(out_dir: str, rel: str, fmt: str) -> Path:
     return p.with_name(p.stem + default_extension(fmt))
 
 
+def _named_like_an_image(rel: str) -> bool:
+    """A file whose name says image but whose content is not one is a failed image."""
+    from ..write import EXTENSION_FORMATS
+
+    return Path(rel).suffix.lower() in set(EXTENSION_FORMATS) | {".dcm", ".dicom", ".mpo", ".jp2", ".j2k"}
+
+
+def _max_bytes(policy_table: dict[str, Any]) -> int:
+    return int(policy_table["limits"]["max_bytes"])
+
+
+def _remove_stale(path: Path, record: dict[str, Any]) -> None:
+    """A blocked or failed input's output path may hold a safe copy from an earlier
+    scan (under another policy, or of other bytes): remove it, and say so."""
+    from ..outputs import remove_stale
+
+    if remove_stale(path):
+        record["removed_stale_output"] = True
+
+
 def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
-    """Screen one file; never raises for bad input (it becomes an error record)."""
+    """Screen one file; never raises for bad input (it becomes an error record).
+
+    The record names the file by its shown path: identifying file and folder names
+    replaced by neutral ones (in the output tree too); ``key`` (a keyed hash of the
+    real path) lets a resumed scan find it again. The real path is in the record only
+    when the policy includes PHI in reports."""
     import warnings
 
     from ..errors import PhiGuardError
-    from ..write import atomic_write
+    from ..names import NameScreen, name_key, scrub_name, source_key
 
     warnings.simplefilter("ignore")
+    from ..policy import Policy
+
+    policy = Policy.from_table(policy_table)
+    try:
+        names = NameScreen(_get_screener(policy_table)[0].detector, policy)
+        shown = names.rel(rel)
+    except PhiGuardError:
+        names = NameScreen(None, policy)
+        shown = "/".join(names.neutral(p, is_file=(i == rel.count("/"))) for i, p in enumerate(rel.split("/")))
+    record = _screen_file(src, shown, out_dir, policy_table)
+    record = dict(scrub_name(record, Path(rel).name, Path(shown).name))
+    record["rel"] = shown
+    record["key"] = source_key(name_key(policy), rel)
+    if policy.include_phi_in_report and shown != rel:
+        record["original"] = rel
+    return record
+
+
+def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
+    from ..errors import PhiGuardError
+    from ..inputs import read_regular_file
+    from ..load import sniff_format
+    from ..timelimit import time_limit
+    from ..write import atomic_write
+
     t0 = time.perf_counter()
     record: dict[str, Any] = {"rel": rel}
     try:
-        data = Path(src).read_bytes()
-    except OSError as exc:
-        return {**record, "verdict": "ERROR", "error": f"cannot be read ({exc.strerror})", "seconds": 0.0}
+        head = read_regular_file(src, 0, head=4096)
+        if sniff_format(head) is None and not _named_like_an_image(rel):
+            # A README, a licence, a JSON sidecar: not an image, so not a failure (and
+            # never copied: only screened images reach the output folder).
+            return {**record, "verdict": "SKIPPED", "reason": "not an image (not copied)", "seconds": 0.0}
+        data = read_regular_file(src, _max_bytes(policy_table))
+    except PhiGuardError as exc:
+        return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code, "seconds": 0.0}
     record.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     try:
         screener, policy = _get_screener(policy_table)
-        result = screener.screen(data, policy=policy, name=Path(rel).name)
+        _warm(screener, policy)  # engines loaded before the clock starts: the limit is per image
+        with time_limit(policy.limits.max_seconds_per_image):
+            result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
+        fmt = sniff_format(data[:4096])
+        if fmt:  # this input's output from an earlier run is not its result now
+            _remove_stale(output_path(out_dir, rel, fmt), record)
         return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code,
                 "seconds": round(time.perf_counter() - t0, 3)}
     report = result.report
@@ -64,6 +140,8 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
         atomic_write(out, result.safe_bytes)
         report["output"]["path"] = out.relative_to(out_dir).as_posix()
         record["output"] = report["output"]["path"]
+    else:
+        _remove_stale(output_path(out_dir, rel, report["input"]["format"]), record)
     record.update(verdict=report["verdict"], format=report["input"]["format"], seconds=round(time.perf_counter() - t0, 3),
                   report=report)
     return record

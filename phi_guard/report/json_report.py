@@ -27,6 +27,28 @@ def finding_dict(f: Finding, include_phi: bool) -> dict[str, Any]:
     return d
 
 
+def verification_checks(policy: Policy, output_format: str | None, verification: dict[str, Any]) -> list[str]:
+    """What verification of the written output checked, in plain words (empty when
+    nothing was verified: a blocked image has no output)."""
+    if not verification.get("rounds"):
+        return []
+    engines = ", ".join(verification.get("engines", [])) or "none"
+    checks = ["the encoded output was decoded again with the same loader and limits as any input"]
+    if output_format == "DICOM":
+        checks += ["the output header was searched for every identifying value of the input header",
+                   "no private attributes, overlay planes or icon images remain in the output header",
+                   f"every distinct output frame was re-read by {engines} and re-detected"]
+    else:
+        checks += ["the output container was inventoried: it carries no metadata",
+                   "the output has the size of the screened pixels",
+                   f"the whole output was re-read by {engines} and re-detected"]
+        if policy.redact.style == "fill":
+            checks.append("every filled mask is solid in the output")
+    if verification.get("mask_recheck_engines"):
+        checks.append("the neighbourhood of every mask was re-read by " + ", ".join(verification["mask_recheck_engines"]))
+    return checks
+
+
 def build_report(
     *,
     input_info: dict[str, Any],
@@ -57,7 +79,8 @@ def build_report(
             for m in metadata
         ],
         "redactions": {"count": len(masks), "style": policy.redact.style, "boxes": [list(b) for b in masks]},
-        "verification": verification,
+        "verification": {**verification,
+                         "checked": verification_checks(policy, (output_info or {}).get("format"), verification)},
         "notes": notes,
         "output": output_info,
         "timings_s": {k: round(v, 4) for k, v in timings.items()},

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hmac
 import ipaddress
 import json
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..policy import STYLES, Policy
@@ -70,22 +74,33 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     app; ``warm_up`` builds the engines before the first request)."""
     cfg = config or ServerConfig()
     gate = ProxyGate(cfg.trusted_proxies, cfg.user_header) if cfg.trusted_proxies else None
+    policy_table = _with_time_limit(cfg.policy, cfg.time_limit_s)
     state: dict[str, Any] = {"results": {}, "pool": None}
-    # Large uploads spool to disk: keep them in a folder only this process can read.
-    private_tmp = tempfile.mkdtemp(prefix="phi_guard-web-")
-    os.chmod(private_tmp, 0o700)
-    tempfile.tempdir = private_tmp
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        state["pool"] = ScreeningPool(cfg.workers)
-        if warm_up:
-            await asyncio.get_running_loop().run_in_executor(None, state["pool"].warm_up, cfg.policy.table)
+        # Large uploads spool to disk: keep them in a folder only this process can read,
+        # for as long as the server runs, and remove it (and anything left in it) on stop.
+        # multiprocessing keeps its own folder (the forkserver's socket) for the life of
+        # the process: fix it outside the private folder before that is switched in.
+        import multiprocessing.util
+
+        multiprocessing.util.get_temp_dir()
+        saved_tempdir = tempfile.tempdir
+        private_tmp = tempfile.mkdtemp(prefix="phi_guard-web-")
+        os.chmod(private_tmp, 0o700)
+        tempfile.tempdir = private_tmp
         try:
+            state["pool"] = ScreeningPool(cfg.workers)
+            if warm_up:
+                await asyncio.get_running_loop().run_in_executor(None, state["pool"].warm_up, policy_table)
             yield
         finally:
-            state["pool"].shutdown()
+            if state["pool"] is not None:
+                state["pool"].shutdown()
             state["results"].clear()
+            tempfile.tempdir = saved_tempdir
+            shutil.rmtree(private_tmp, ignore_errors=True)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -95,11 +110,31 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         "metadata stripped, burned-in identifiers masked or the image blocked, always with a report.",
     )
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        # One error shape everywhere: {"error": {"code", "message"}}.
-        content = exc.detail if isinstance(exc.detail, dict) else _error("http_error", str(exc.detail))
-        return JSONResponse(status_code=exc.status_code, content=content)
+    # One error shape everywhere, {"error": {"code", "message"}}: for the app's own
+    # errors, for unknown routes and methods (Starlette's), for invalid requests
+    # (FastAPI's validation, which would answer {"detail": [...]} with the values sent)
+    # and for anything unexpected.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict) and "error" in exc.detail:
+            content = exc.detail
+        else:
+            code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+            content = _error(code, str(exc.detail))
+        return JSONResponse(status_code=exc.status_code, content=content, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field names and what is wrong only: never the values sent (they may be PHI).
+        problems = []
+        for e in exc.errors():
+            field_name = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header"))
+            problems.append(f"'{field_name}' is missing" if e.get("type") == "missing" else f"'{field_name}' is invalid ({e.get('msg', '')})")
+        return JSONResponse(status_code=422, content=_error("bad_request", "; ".join(problems) or "invalid request"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=500, content=_error("internal", f"the server failed ({type(exc).__name__}); nothing was kept"))
 
     @app.middleware("http")
     async def _gate_and_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -185,7 +220,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
                 policy = policy.with_style(style)
             except Exception as exc:  # noqa: BLE001 - PolicyError with a clear message
                 return 422, _error("bad_request", str(exc))
-        future = state["pool"].submit(data, name, policy.table, _OUTPUTS[output])
+        future = state["pool"].submit(data, name, _with_time_limit(policy, cfg.time_limit_s), _OUTPUTS[output])
         del data  # the upload lives only in the worker now
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(future), timeout=cfg.time_limit_s)
@@ -194,6 +229,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             return 504, _error("timeout", f"screening took longer than {cfg.time_limit_s:.0f} s")
         if "error" in result:
             return result["status"], {"error": result["error"]}
+        name = result["name"]  # neutral when the upload's name carries identifiers
         report = result["report"]
         body: dict[str, Any] = {"verdict": report["verdict"], "reasons": report["reasons"], "report": report}
         safe = result.get("safe_bytes")
@@ -295,6 +331,15 @@ def parse_trusted_proxies(values: list[str]) -> tuple[str, ...]:
         except ValueError:
             raise ValueError(f"--trusted-proxy {value!r} is not an IP address, a network (10.0.0.0/8) or 'unix'") from None
     return tuple(values)
+
+
+def _with_time_limit(policy: Policy, seconds: float) -> dict[str, Any]:
+    """The policy table for the workers, its per-image limit no longer than the
+    request's, so a worker never goes on screening an image nobody waits for."""
+    table = copy.deepcopy(policy.table)
+    limit = min(float(table["limits"]["max_seconds_per_image"]), max(1.0, float(seconds)))
+    table["limits"]["max_seconds_per_image"] = limit
+    return table
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

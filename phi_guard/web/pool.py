@@ -15,18 +15,29 @@ def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_fo
 
     warnings.simplefilter("ignore")
     from ..errors import DecompressionBombError, PhiGuardError
+    from ..names import NameScreen, scrub_name
     from ..pipeline import shared_screener
     from ..policy import Policy
+    from ..timelimit import time_limit
 
     policy = Policy.from_table(policy_table)
     try:
-        result = shared_screener(policy, threads=1).screen(data, policy=policy, output_format=output_format, name=name)
-    except DecompressionBombError as exc:
-        return {"error": {"code": exc.code, "message": str(exc)}, "status": 413}
+        screener = shared_screener(policy, threads=1)
+        # The upload's name is screened like its pixels: an identifying name is shown
+        # (in the report, errors and download name) by a neutral one.
+        shown = NameScreen(screener.detector, policy).part(name, is_file=True)
     except PhiGuardError as exc:
-        status = 422 if exc.code != "engine_failed" else 500
-        return {"error": {"code": exc.code, "message": str(exc)}, "status": status}
-    out: dict[str, Any] = {"report": result.report, "safe_bytes": result.safe_bytes, "output_format": result.output_format}
+        return {"error": {"code": exc.code, "message": str(exc)}, "status": 500}
+    try:
+        with time_limit(policy.limits.max_seconds_per_image):
+            result = screener.screen(data, policy=policy, output_format=output_format, name=shown)
+    except DecompressionBombError as exc:
+        return {"error": {"code": exc.code, "message": scrub_name(str(exc), name, shown)}, "status": 413, "name": shown}
+    except PhiGuardError as exc:
+        status = {"engine_failed": 500, "timeout": 504}.get(exc.code, 422)
+        return {"error": {"code": exc.code, "message": scrub_name(str(exc), name, shown)}, "status": status, "name": shown}
+    out: dict[str, Any] = {"report": scrub_name(result.report, name, shown), "safe_bytes": result.safe_bytes,
+                           "output_format": result.output_format, "name": shown}
     if result.safe_bytes is not None:
         from ..report.preview import outlined_preview
 

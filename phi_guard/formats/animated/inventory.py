@@ -13,8 +13,8 @@ import io
 from PIL import ExifTags, Image
 
 from ...mask import mask_value
-from ..photo.metadata import STRUCTURAL_TIFF_TAGS, inventory_container
 from ...types import MetadataItem
+from ..photo.metadata import STRUCTURAL_TIFF_TAGS, inventory_container
 from .apng import png_chunks
 from .gif import is_loop_block, walk_gif
 from .webp import riff_chunks

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...mask import mask_value
 from ...policy import DicomPolicy
+from ...secret import installation_secret
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataelem import DataElement
@@ -71,7 +72,7 @@ class DicomOptions:
     clean_descriptors: bool = False
     retain_safe_private: bool = False
     safe_private_tags: frozenset[int] = frozenset()
-    secret: str = "phi_guard-default-secret"  # set a project secret in the policy to link studies privately
+    secret: str = ""  # required: no usable key is shipped (phi_guard.secret makes one per installation)
     max_date_shift_days: int = 3650
 
 
@@ -85,7 +86,7 @@ def options_from_policy(policy: DicomPolicy) -> DicomOptions:
         clean_descriptors=policy.clean_descriptors,
         retain_safe_private=policy.retain_safe_private,
         safe_private_tags=policy.safe_private_tags,
-        secret=policy.secret,
+        secret=policy.secret or installation_secret(),
     )
 
 
@@ -123,6 +124,8 @@ def _shift_date(value: str, vr: str, days: int) -> str:
 def deidentify(ds: Dataset, options: DicomOptions, clean_text: Callable[[str], str] | None = None) -> DeidResult:
     """De-identify ``ds`` in place with the Annex E table and ``options``; ``clean_text``
     masks PHI in free text (Clean Descriptors). Returns the actions taken (values masked)."""
+    if not options.secret:
+        raise ValueError("a DICOM de-identification key is required (DicomOptions.secret)")
     table = load_table()["by_tag"]
     result = DeidResult()
     shift_days = 0
