@@ -330,22 +330,16 @@ def test_multipart_uploads_answer_in_the_documented_shapes(fuzz_client, body):
     if r.status_code == 200:
         assert payload["verdict"] in ("CLEAN", "REDACTED", "BLOCKED")
         assert ("image" in payload) == (payload["verdict"] != "BLOCKED")
-    elif "detail" in payload:
-        # FastAPI's own shape: the known gap of issue 14 ("a request without the file
-        # field"), pinned by the two strict xfails below; remove this branch with them.
-        assert r.status_code in (400, 422)
     else:
         assert set(payload) == {"error"} and payload["error"]["code"] and payload["error"]["message"], payload
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 (Web): a request without the file field answers in FastAPI's {'detail': ...} shape")
 def test_missing_file_field_has_the_documented_shape(fuzz_client):
     r = fuzz_client.post("/v1/screen", data={"style": "fill"})
     assert r.status_code == 422
     assert set(r.json()) == {"error"} and r.json()["error"]["code"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 (Web): a body that is not valid multipart answers in Starlette's {'detail': ...} shape")
 def test_unparseable_multipart_body_has_the_documented_shape(fuzz_client):
     r = fuzz_client.post("/v1/screen", content=b"--b0undary--\r\n", headers={"content-type": "multipart/form-data"})
     assert r.status_code == 400

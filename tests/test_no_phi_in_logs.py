@@ -221,11 +221,10 @@ def test_serve_keeps_planted_identifier_out_of_everything(tmp_path):
 
 # -- file names ---------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4: file names")
 def test_file_names_with_phi_leak_nowhere(tmp_path):
-    """The same three commands on files named after the patient. Fails today on the
-    report's input.name, the scan's mirrored output names and summaries, the web
-    download name (issue 14 item 4, fixed separately)."""
+    """The same three commands on files named after the patient: the report's
+    input.name, the scan's output names and summaries and the web download name show
+    a neutral name (issue 14 item 4)."""
     found = []
     inputs = _inputs(tmp_path / "check_in", PHI_FILE_STEM)[:1]
     out_dir = tmp_path / "check_out"
