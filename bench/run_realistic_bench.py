@@ -15,8 +15,10 @@ Metrics (per set, per tool):
 - clean images blocked; seconds per image (phi_guard: warm ``Screener.screen``; peer:
   its redact call).
 
-Usage: python bench/run_realistic_bench.py [--sets a,b] [--no-peer]
+Usage: python bench/run_realistic_bench.py [--sets a,b] [--no-peer] [--no-build]
 (regenerates the sets into bench/out/realistic; results -> bench/out/realistic_results.json)
+       python bench/run_realistic_bench.py --rescore   (score the last run's outputs again)
+       python bench/run_realistic_bench.py --table     (the markdown table of the last run)
 """
 from __future__ import annotations
 
@@ -210,6 +212,29 @@ def main() -> None:
     print(table(results))
 
 
+def rescore() -> None:
+    """Score the outputs already in bench/out/realistic_out again against freshly built
+    ground truth (same seeds, same pixels), keeping the run's timings and verdicts."""
+    results = json.loads((OUT / "realistic_results.json").read_text())
+    build(SET_DIR)
+    sets = load(SET_DIR)
+    for name, entry in results["sets"].items():
+        items = sets[name]
+        dicom = items[0]["kind"] == "dicom"
+        for tool, prefix in (("phi_guard", "phi_guard"), ("presidio_image_redactor", "peer")):
+            if tool not in entry:
+                continue
+            d = OUT / "realistic_out" / f"{prefix}_{name}"
+            outs = {}
+            for it in items:
+                p = d / (Path(it["file"]).name if dicom else Path(it["file"]).stem + ".png")
+                outs[it["file"]] = p if p.exists() else None
+            keep = {k: entry[tool][k] for k in ("mean_s", "median_s", "verdicts", "per_file_s") if k in entry[tool]}
+            entry[tool] = {**score(items, outs), **keep}
+    (OUT / "realistic_results.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+
+
 def table(results: dict) -> str:
     """The markdown table for docs/benchmarks.md."""
     rows = ["| set | files | tool | PHI recall | hidden-by-window recall | outside-window files unchanged | markers kept | labels kept | clean blocked | s/image |",
@@ -227,5 +252,7 @@ def table(results: dict) -> str:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table"]:
         print(table(json.loads((OUT / "realistic_results.json").read_text())))
+    elif sys.argv[1:2] == ["--rescore"]:
+        rescore()
     else:
         main()
