@@ -208,6 +208,11 @@ def main() -> None:
         brief = {tool: {k: v for k, v in r.items() if k not in ("leaks", "verdicts", "per_file_s")} for tool, r in entry.items()}
         print(name, json.dumps(brief), flush=True)
     results["load_1min_end"] = os.getloadavg()[0]
+    previous = OUT / "realistic_results.json"
+    if args.sets and previous.exists():  # a partial run updates its sets in the last full run
+        merged = json.loads(previous.read_text())
+        merged["sets"].update(results["sets"])
+        results = merged
     (OUT / "realistic_results.json").write_text(json.dumps(results, indent=1))
     print(table(results))
 
