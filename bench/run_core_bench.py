@@ -105,18 +105,26 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
     }
 
 
-def run_phi_guard(items: list[dict], out_dir: Path, output_format: str = "PNG") -> tuple[dict, dict]:
-    """Screen every item with one Screener; outputs named <stem>.png (or the input's
-    name for DICOM); a blocked item maps to None."""
+def run_phi_guard(items: list[dict], out_dir: Path, output_format: str = "PNG", screener=None) -> tuple[dict, dict]:
+    """Screen every item with one Screener (a new one unless given); outputs named
+    <stem>.png (or the input's name for DICOM); a blocked item maps to None."""
     from phi_guard import Screener
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    screener = Screener(threads=1)
-    outputs, secs = {}, []
+    screener = screener or Screener(threads=1)
+    from phi_guard.errors import PhiGuardError
+
+    outputs, secs, verdicts = {}, [], {}
     for it in items:
         t = time.perf_counter()
-        r = screener.screen(it["file"], output_format=output_format)
+        try:
+            r = screener.screen(it["file"], output_format=output_format)
+        except PhiGuardError as exc:  # refused (bad input): nothing shared, like a block
+            secs.append(time.perf_counter() - t)
+            outputs[it["file"]], verdicts[it["file"]] = None, f"ERROR {type(exc).__name__}"
+            continue
         secs.append(time.perf_counter() - t)
+        verdicts[it["file"]] = str(getattr(r.verdict, "value", r.verdict))
         if r.safe_bytes is None:
             outputs[it["file"]] = None
         else:
@@ -124,7 +132,8 @@ def run_phi_guard(items: list[dict], out_dir: Path, output_format: str = "PNG") 
             p = out_dir / name
             p.write_bytes(r.safe_bytes)
             outputs[it["file"]] = p
-    return outputs, {"mean_s": round(statistics.mean(secs), 3), "median_s": round(statistics.median(secs), 3), "screener": screener}
+    return outputs, {"mean_s": round(statistics.mean(secs), 3), "median_s": round(statistics.median(secs), 3), "screener": screener,
+                     "per_file_s": dict(zip((it["file"] for it in items), secs)), "verdicts": verdicts}
 
 
 def run_peer(items: list[dict], out_dir: Path) -> tuple[dict, dict]:
@@ -202,6 +211,7 @@ def main() -> None:
     for name, items in sets.items():
         pg_out, pg_t = run_phi_guard(items, OUT / f"phi_guard_{name}")
         screener = pg_t.pop("screener")
+        pg_t.pop("per_file_s"), pg_t.pop("verdicts")
         peer_out, peer_t = run_peer(items, OUT / f"peer_{name}")
         results[name] = {"phi_guard": {**score(items, pg_out), **pg_t}, "presidio_image_redactor": {**score(items, peer_out), **peer_t}}
         print(name, json.dumps(results[name], indent=1), flush=True)
