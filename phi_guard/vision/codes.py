@@ -280,7 +280,7 @@ def find_code_regions(grey: np.ndarray) -> list[_Region]:
             # The gradient's mean direction: turning by it makes 1-D bars vertical.
             turn = 0.5 * math.degrees(math.atan2(2 * sxy, sxx - syy))
             crop = small[by : by + bh, bx : bx + bw]
-            if linear and not _bars_check(crop, turn):
+            if linear and not _bars_check(crop, sel, turn):
                 continue
             if not linear and not _modules_check(crop, sel):
                 continue
@@ -299,24 +299,66 @@ def _turned(crop: np.ndarray, turn: float) -> np.ndarray:
     return cv2.warpAffine(crop, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
-def _bars_check(crop: np.ndarray, turn: float) -> bool:
-    """Bars: with the gradient turned horizontal, the middle rows cross their mid-grey
-    at least 14 times each with ink contrast (most rows; a row through the printed
-    digits or the background does not count against it)."""
+def _bars_check(crop: np.ndarray, sel: np.ndarray, turn: float) -> bool:
+    """Bars: with the gradient turned horizontal, rows through the middle cross their
+    mid-grey at least 14 times with ink contrast; the bars vary in width (a code's
+    bars are 1 to 4 modules wide; a flag's or a blind's stripes are all alike); and
+    they are straight: a row a third of the height lower shows the same profile,
+    give or take a small shift for perspective (wood grain, hair, fabric and the
+    curved ridges of a helmet ring do not)."""
     upright = _turned(crop, turn).astype(np.float32)
-    h = upright.shape[0]
-    rows = upright[h // 3 : max(h // 3 + 1, 2 * h // 3)]
+    inside = _turned(sel.astype(np.uint8) * 255, turn) > 127
+    cover = inside.sum(axis=1)
+    band = np.flatnonzero(cover >= 0.5 * cover.max()) if cover.max() else np.array([], int)
+    if len(band) < 6:
+        return False
+    b0, b1 = int(band.min()), int(band.max())
+    h = b1 - b0
+    ys = np.arange(b0 + h // 4, max(b0 + h // 4 + 1, b0 + 3 * h // 4), max(1, h // 24))
+    if len(ys) < 3:
+        return False
+    rows = upright[ys]
+    valid = inside[ys]
+    # Ink and paper levels: extremes of the row smoothed over 3 pixels (a lone
+    # speck does not count; percentiles cost 10x more here).
+    smooth = cv2.blur(rows, (3, 1))
+    lo = np.where(valid, smooth, 255.0).min(axis=1)
+    hi = np.where(valid, smooth, 0.0).max(axis=1)
     hits = 0
-    for row in rows[:: max(1, len(rows) // 12)]:
-        row = row[row > 0]  # the turned crop's empty corners
-        if row.size < 20:
+    for i in range(len(ys)):
+        if np.count_nonzero(valid[i]) < 20 or hi[i] - lo[i] < 60:
             continue
-        lo, hi = np.percentile(row, 10), np.percentile(row, 90)
-        if hi - lo < 60:
+        # Hysteresis: a crossing counts only from below 35 % to above 65 % of the
+        # contrast (or back), so noise and grain around the middle do not count.
+        values = rows[i][valid[i]]
+        span = hi[i] - lo[i]
+        level = np.where(values > lo[i] + 0.65 * span, 1, np.where(values < lo[i] + 0.35 * span, 0, -1))
+        where = np.flatnonzero(level >= 0)
+        edges = where[1:][np.diff(level[where]) != 0]
+        if len(edges) < 14:
             continue
-        crossings = int(np.count_nonzero(np.diff((row > (lo + hi) / 2).astype(np.int8))))
-        hits += crossings >= 14
-    return hits >= 3
+        runs = np.diff(edges)
+        if runs.std() < 0.3 * runs.mean():  # even stripes, not bars
+            continue
+        hits += 1
+    if hits < 3:
+        return False
+    y_top, y_bottom = b0 + h // 3, b0 + (2 * h) // 3
+    top, bottom = upright[y_top], upright[y_bottom]
+    top_in, bottom_in = inside[y_top], inside[y_bottom]
+    shift_max = max(2, int(0.1 * (h // 3)))
+    best = -1.0
+    n = len(top)
+    for shift in range(-shift_max, shift_max + 1):
+        lo_a, hi_a = max(0, shift), n + min(0, shift)
+        lo_b, hi_b = max(0, -shift), n + min(0, -shift)
+        both = top_in[lo_a:hi_a] & bottom_in[lo_b:hi_b]
+        if np.count_nonzero(both) < 20:
+            continue
+        a, b = top[lo_a:hi_a][both], bottom[lo_b:hi_b][both]
+        a, b = a - a.mean(), b - b.mean()
+        best = max(best, float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6)))
+    return best > 0.6
 
 
 def _modules_check(crop: np.ndarray, sel: np.ndarray) -> bool:
