@@ -38,6 +38,9 @@ CONFIGS = {
     "budget-400k": FacePolicy(max_pixels_per_pass=400_000),
     "threshold-0.3": FacePolicy(score_threshold=0.3),
     "threshold-0.5": FacePolicy(score_threshold=0.5),
+    "t0.25-200k": FacePolicy(score_threshold=0.25),
+    "t0.25-400k": FacePolicy(score_threshold=0.25, max_pixels_per_pass=400_000),
+    "t0.25-full": FacePolicy(score_threshold=0.25, min_size=14, max_pixels_per_pass=1_000_000),
 }
 
 

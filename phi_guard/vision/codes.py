@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -55,6 +55,7 @@ class Code:
     kind: str  # digits | mrn-like | url | text | binary | undecoded
     decoded: bool
     found_by: str  # "zxing", "zxing:region", "finder"
+    linear: bool = False  # a 1-D (bar) code
     # The decoded content, for verification in memory only: never in a report.
     value: str = field(default="", repr=False, compare=False)
 
@@ -113,7 +114,10 @@ def _padded_box(quad: np.ndarray, linear: bool, padding: float, width: int, heig
     la, lc = float(np.hypot(*along)), float(np.hypot(*across))
     ua = along / la if la > 1e-6 else np.array([1.0, 0.0])
     uc = across / lc if lc > 1e-6 else np.array([-ua[1], ua[0]])
-    if lc < 2:  # a scan line, not an area: the bars are at least a tenth of the length high
+    if lc < 2 or (linear and lc < 0.25 * la):
+        # zxing's box of a 1-D code may span only the scan lines it decoded: bars are
+        # at least a quarter of the code's length high (the finder's region, when
+        # there is one, gives the real extent).
         lc = max(lc, 0.25 * la)
         centre = (tl + tr + br + bl) / 4
         tl, tr = centre - ua * la / 2 - uc * lc / 2, centre + ua * la / 2 - uc * lc / 2
@@ -160,14 +164,22 @@ class CodeDetector:
         codes = [self._code(b, None, w, h, "zxing") for b in self._read(grey)]
         for region in find_code_regions(grey):
             rbox = region.box
-            if any(c.decoded and _overlaps(rbox, c.box) for c in codes):
+            touching = [n for n, c in enumerate(codes) if c.linear and region.linear and _intersects(rbox, c.box)]
+            if touching:
+                # zxing's box of a 1-D code spans only the scan lines it decoded (often
+                # a tenth of the bar height): the finder's region gives the bars' extent.
+                for n in touching:
+                    codes[n] = replace(codes[n], box=_union(codes[n].box, _pad_region(region, self.policy.padding, w, h)))
                 continue
+            if covered_fraction(rbox, [c.box for c in codes]) > 0.5:
+                continue  # a code already read
             read = self._read_region(grey, region)
             if read:
+                read = [replace(c, box=_union(c.box, _pad_region(region, self.policy.padding, w, h))) if c.linear else c for c in read]
                 codes.extend(c for c in read if not any(iou(c.box, k.box) > 0.3 for k in codes))
-            elif self.policy.mask_undecoded and not any(_overlaps(rbox, c.box) for c in codes):
+            elif self.policy.mask_undecoded:
                 codes.append(Code(_pad_region(region, self.policy.padding, w, h), "unknown-1d" if region.linear else "unknown-2d",
-                                  "undecoded", False, "finder"))
+                                  "undecoded", False, "finder", region.linear))
         return CodeSearch(tuple(codes), time.perf_counter() - start)
 
     def detect(self, image: np.ndarray) -> list[Code]:
@@ -223,13 +235,17 @@ class CodeDetector:
         linear = _is_linear(barcode)
         box = _padded_box(quad, linear, self.policy.padding, width, height)
         if not barcode.valid:
-            return Code(box, barcode.format.name, "undecoded", False, found_by)
+            return Code(box, barcode.format.name, "undecoded", False, found_by, linear)
         binary = barcode.content_type.name == "Binary"
-        return Code(box, barcode.format.name, content_kind(barcode.text, binary), True, found_by, value=barcode.text)
+        return Code(box, barcode.format.name, content_kind(barcode.text, binary), True, found_by, linear, value=barcode.text)
 
 
-def _overlaps(a: Box, b: Box) -> bool:
-    return covered_fraction(a, [b]) > 0.5 or covered_fraction(b, [a]) > 0.5
+def _intersects(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def _pad_region(region: _Region, padding: float, width: int, height: int) -> Box:
