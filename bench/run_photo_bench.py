@@ -35,7 +35,7 @@ CONFIGS = {
     "default": FacePolicy(),
     "upright-only": FacePolicy(rotations=False),
     "budget-100k": FacePolicy(max_pixels_per_pass=100_000),
-    "budget-400k": FacePolicy(max_pixels_per_pass=400_000),
+    "budget-200k": FacePolicy(max_pixels_per_pass=200_000),
     "threshold-0.3": FacePolicy(score_threshold=0.3),
     "threshold-0.5": FacePolicy(score_threshold=0.5),
     "t0.25-200k": FacePolicy(score_threshold=0.25),

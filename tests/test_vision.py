@@ -218,3 +218,46 @@ def test_policy_tables_are_range_checked():
     for bad in ({"action": "keep"}, {"padding": -1}, {"mask_undecoded": 1}):
         with pytest.raises(PolicyError):
             CodePolicy.from_table(bad)
+
+
+def _portrait_with_wristband() -> np.ndarray:
+    astronaut = np.array(Image.open(DATA / "photos" / "astronaut.jpg").convert("RGB"))
+    band, _ = wristband()
+    scene = band.copy()
+    scene[10:210, 560:760] = np.array(Image.fromarray(astronaut).resize((200, 200), Image.LANCZOS))  # above the band
+    return scene
+
+
+def test_screen_photo_masks_faces_and_codes_and_verification_agrees():
+    from phi_guard.vision import residual_photo_findings, screen_photo
+
+    img = _portrait_with_wristband()
+    faces, codes = FaceDetector(threads=1), CodeDetector()
+    result = screen_photo(img, faces, codes)
+    assert not result.block_reasons and not result.kept
+    kinds = sorted(f.kind for f in result.to_mask)
+    assert kinds == ["BARCODE", "BARCODE", "FACE"]
+    for f in result.to_mask:
+        # Reports show the symbology and the kind of content, never the MRN.
+        assert "40219877" not in f.masked_value and "40219877" not in repr(f)
+    masks = [b for f in result.to_mask for b in f.boxes]
+    assert residual_photo_findings(redact(img, masks, FILL), masks, faces, codes) == []
+    # Without the face's mask, verification finds the face again.
+    no_face = [b for f in result.to_mask if f.kind != "FACE" for b in f.boxes]
+    assert [f.kind for f in residual_photo_findings(redact(img, no_face, FILL), no_face, faces, codes)] == ["FACE"]
+
+
+def test_screen_photo_block_and_keep_actions():
+    from phi_guard.vision import screen_photo
+
+    img = _portrait_with_wristband()
+    blocked = screen_photo(img, FaceDetector(FacePolicy(action="block"), threads=1), CodeDetector())
+    assert any("face" in r for r in blocked.block_reasons)
+    kept = screen_photo(img, FaceDetector(FacePolicy(action="keep"), threads=1), CodeDetector())
+    assert [f.kind for f in kept.kept] == ["FACE"] and all(f.kind == "BARCODE" for f in kept.to_mask)
+    assert any("kept" in n for n in kept.notes)
+    codes_blocked = screen_photo(img, FaceDetector(threads=1), CodeDetector(CodePolicy(action="block")))
+    assert any("code" in r for r in codes_blocked.block_reasons)
+    coffee = np.array(Image.open(DATA / "photos" / "coffee.jpg").convert("RGB"))
+    clean = screen_photo(coffee, FaceDetector(FacePolicy(action="block"), threads=1), CodeDetector(CodePolicy(action="block")))
+    assert clean.to_mask == () and clean.block_reasons == ()

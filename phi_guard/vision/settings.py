@@ -56,7 +56,7 @@ class FacePolicy:
     min_size: int = 20
     # Detector score (0..1) at or above which a region is a face, in screening and in
     # verification (the output must have no face at this score outside the masks).
-    score_threshold: float = 0.4
+    score_threshold: float = 0.3
     # Padding around the detector's box (brows to chin, cheek to cheek), as fractions
     # of that box: sideways to cover the ears, up to cover the hair, down for the chin.
     pad_side: float = 0.3
@@ -67,7 +67,7 @@ class FacePolicy:
     # Pixels per detector pass (bounds the cost on large photos): a photo larger than
     # this is searched at a reduced scale, so the smallest face guaranteed to be found
     # grows with it; the report gives that size (FaceSearch.smallest_face).
-    max_pixels_per_pass: int = 200_000
+    max_pixels_per_pass: int = 400_000
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> "FacePolicy":
