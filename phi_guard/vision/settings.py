@@ -32,6 +32,13 @@ def _choice(table: dict[str, Any], section: str, key: str, default: str, choices
     return value
 
 
+def _flag(table: dict[str, Any], section: str, key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise PolicyError(f"policy key '{section}.{key}' must be true or false")
+    return value
+
+
 def _reject_unknown(table: dict[str, Any], section: str, cls: type) -> None:
     known = {f.name for f in fields(cls)}
     for key in table:
@@ -73,9 +80,6 @@ class FacePolicy:
     def from_table(cls, table: dict[str, Any]) -> "FacePolicy":
         s = "faces"
         _reject_unknown(table, s, cls)
-        rotations = table.get("rotations", True)
-        if not isinstance(rotations, bool):
-            raise PolicyError("policy key 'faces.rotations' must be true or false")
         return cls(
             action=_choice(table, s, "action", cls.action, FACE_ACTIONS),
             min_size=_number(table, s, "min_size", cls.min_size, 8, 10_000, integer=True),
@@ -83,7 +87,7 @@ class FacePolicy:
             pad_side=_number(table, s, "pad_side", cls.pad_side, 0.0, 2.0),
             pad_top=_number(table, s, "pad_top", cls.pad_top, 0.0, 2.0),
             pad_bottom=_number(table, s, "pad_bottom", cls.pad_bottom, 0.0, 2.0),
-            rotations=rotations,
+            rotations=_flag(table, s, "rotations", cls.rotations),
             max_pixels_per_pass=_number(table, s, "max_pixels_per_pass", cls.max_pixels_per_pass, 50_000, 50_000_000, integer=True),
         )
 
@@ -106,11 +110,8 @@ class CodePolicy:
     def from_table(cls, table: dict[str, Any]) -> "CodePolicy":
         s = "codes"
         _reject_unknown(table, s, cls)
-        mask_undecoded = table.get("mask_undecoded", True)
-        if not isinstance(mask_undecoded, bool):
-            raise PolicyError("policy key 'codes.mask_undecoded' must be true or false")
         return cls(
             action=_choice(table, s, "action", cls.action, CODE_ACTIONS),
             padding=_number(table, s, "padding", cls.padding, 0.0, 1.0),
-            mask_undecoded=mask_undecoded,
+            mask_undecoded=_flag(table, s, "mask_undecoded", cls.mask_undecoded),
         )
