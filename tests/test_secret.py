@@ -10,7 +10,7 @@ import io
 
 from phi_guard import Policy
 from phi_guard.errors import PolicyError
-from phi_guard.metadata.dicom_profile import new_uid
+from phi_guard.formats.dicom.profile import new_uid
 from phi_guard.policy import _default_table
 
 from conftest import DATA
