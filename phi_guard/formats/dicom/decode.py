@@ -74,11 +74,8 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         notes.append("no pixel data: header de-identification only")
         return DicomDocument(data=data, sha256=digest(data), format="DICOM", frames=(),
                              source_name=name, notes=tuple(notes), dataset=ds, frame_count_in_file=0)
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({short_reason(exc)})") from None
+    rows, cols = _image_attribute(ds, "Rows", name), _image_attribute(ds, "Columns", name)
+    n_frames = _image_attribute(ds, "NumberOfFrames", name, default=1) or 1
     if rows * cols * max(n_frames, 1) > policy.limits.max_pixels:
         raise DecompressionBombError(
             f"{name}: {n_frames} frame(s) of {cols}x{rows} is more than the {policy.limits.max_pixels:,}-pixel limit"
@@ -132,6 +129,18 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         dataset=ds,
         native_pixels=frames_native,
     )
+
+
+def _image_attribute(ds: Dataset, keyword: str, name: str, default: int | None = None) -> int:
+    """An integer image attribute; raises MalformedDicomError naming the attribute (never
+    its value: a broken writer can put a patient's name anywhere)."""
+    try:
+        value = ds[keyword].value if keyword in ds else default
+        if value is None:
+            raise ValueError
+        return int(value)
+    except Exception:  # noqa: BLE001 - a raw value of any type
+        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({keyword})") from None
 
 
 def to_uint8(arr: np.ndarray) -> Pixels:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...errors import OutputError
+from ...errors import OutputError, short_reason
 from ...types import Box
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,5 +83,5 @@ def encode_dicom(ds: Dataset, native: np.ndarray, pixels_changed: bool, palette_
     try:
         ds.save_as(buf, enforce_file_format=True)
     except Exception as exc:  # noqa: BLE001
-        raise OutputError(f"the de-identified DICOM could not be written ({type(exc).__name__}: {str(exc)[:80]})") from None
+        raise OutputError(f"the de-identified DICOM could not be written ({short_reason(exc)})") from None
     return buf.getvalue(), note
