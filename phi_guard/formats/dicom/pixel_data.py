@@ -94,6 +94,13 @@ def _clear_unused_bits(raw: bytes, ds: Dataset) -> bytes:
 def exact_pixel_data(ds: Dataset) -> tuple[bytes, int] | None:
     """``ds``'s Pixel Data holding exactly its frames, and how many bytes were dropped;
     None when a compressed frame's end cannot be found (write the pixels afresh)."""
+    try:
+        return _exact_pixel_data(ds)
+    except Exception:  # noqa: BLE001 - odd attribute values: write the screened pixels afresh
+        return None
+
+
+def _exact_pixel_data(ds: Dataset) -> tuple[bytes, int] | None:
     raw = bytes(ds.PixelData)
     if not is_encapsulated(ds):
         need = native_length(ds)
@@ -123,6 +130,13 @@ def exact_pixel_data(ds: Dataset) -> tuple[bytes, int] | None:
 
 def pixel_data_problems(ds: Dataset) -> list[str]:
     """What in an output's Pixel Data lies outside its frames (for verification)."""
+    try:
+        return _pixel_data_problems(ds)
+    except Exception as exc:  # noqa: BLE001 - what cannot be checked is not passed
+        return [f"the output's Pixel Data cannot be checked ({type(exc).__name__})"]
+
+
+def _pixel_data_problems(ds: Dataset) -> list[str]:
     if "PixelData" not in ds:
         return []
     raw = bytes(ds.PixelData)
@@ -160,74 +174,56 @@ def codestream_end(frame: bytes, ts: str, plane_size: int) -> int | None:
     """Where one compressed frame's codestream ends (None when unknown or malformed)."""
     try:
         if ts in _JPEG_FAMILY:
-            return _jpeg_end(frame)
+            return _marker_stream_end(frame, 0xD8)
         if ts in _JPEG_2000:
-            return _j2k_end(frame)
+            return _marker_stream_end(frame, 0x4F)
         if ts == _RLE:
             return _rle_end(frame, plane_size)
-    except (IndexError, struct.error):
+    except (IndexError, ValueError, struct.error):  # ran off the end: malformed
         return None
     return None
 
 
-def _jpeg_end(data: bytes) -> int | None:
-    """After the EOI marker of a JPEG or JPEG-LS codestream: marker segments are skipped
-    by their lengths, entropy-coded data scanned for the next marker (FF 00 and the
-    restart markers are data; JPEG-LS stuffs FF with a byte below 80)."""
-    if data[:2] != b"\xff\xd8":
+def _marker_stream_end(data: bytes, first_marker: int) -> int | None:
+    """After the end marker (FF D9: JPEG's EOI, JPEG 2000's EOC) of a codestream of
+    marker segments: segments are skipped by their lengths, a JPEG scan's entropy-coded
+    data is scanned for the next marker, a JPEG 2000 tile-part skipped by its Psot (a
+    tile-part of unknown length, Psot 0, gives None: the frame is written afresh)."""
+    if data[:2] != bytes((0xFF, first_marker)):
         return None
+    j2k = first_marker == 0x4F
     pos = 2
     while pos + 1 < len(data):
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
         if marker == 0xD9:
             return pos + 2
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+        if not j2k and marker == 0xFF:  # a fill byte before a marker
+            pos += 1
+        elif not j2k and (0xD0 <= marker <= 0xD7 or marker == 0x01):  # markers without a length
             pos += 2
-            continue
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        pos += 2 + length
-        if marker == 0xDA:  # start of scan: entropy-coded data follows
-            pos = _entropy_end(data, pos)
+        elif j2k and marker == 0x90:  # SOT: Psot is the tile-part's whole length
+            psot = struct.unpack(">I", data[pos + 6 : pos + 10])[0]
+            if psot == 0:
+                return None
+            pos += psot
+        else:
+            pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+            if not j2k and marker == 0xDA:  # start of scan: entropy-coded data follows
+                pos = _entropy_end(data, pos)
     return None
 
 
 def _entropy_end(data: bytes, pos: int) -> int:
-    """The position of the first marker after entropy-coded data starting at ``pos``."""
+    """The position of the first marker after entropy-coded data starting at ``pos``
+    (FF 00 and restart markers are data; JPEG-LS stuffs FF with a byte below 80)."""
     while True:
         pos = data.index(b"\xff", pos)
         nxt = data[pos + 1]
         if nxt >= 0xC0 and not 0xD0 <= nxt <= 0xD7 and nxt != 0xFF:
             return pos
         pos += 1
-
-
-def _j2k_end(data: bytes) -> int | None:
-    """After the EOC marker of a JPEG 2000 codestream: header segments skipped by their
-    lengths, tile-parts by their Psot."""
-    if data[:2] != b"\xff\x4f":
-        return None
-    pos = 2
-    while pos + 1 < len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xD9:
-            return pos + 2
-        if marker == 0x90:  # SOT: Psot is the tile-part's whole length
-            psot = struct.unpack(">I", data[pos + 6 : pos + 10])[0]
-            if psot == 0:  # the last tile-part runs to EOC
-                end = data.rfind(b"\xff\xd9")
-                return end + 2 if end > pos else None
-            pos += psot
-            continue
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        pos += 2 + length
-    return None
 
 
 def _rle_end(data: bytes, plane_size: int) -> int | None:
