@@ -280,3 +280,72 @@ def test_retain_device_identity_keeps_devices_not_the_institution():
     deidentify(ds, options_from_policy(policy.dicom))
     assert (ds.StationName, ds.DeviceSerialNumber, ds.PerformedStationAETitle) == ("CT01", "SN123456", "CTSCAN01")
     assert not ds.get("InstitutionName")
+
+
+# -- items 7 and 8 through scan and the web API ------------------------------------------
+def _hostile_folder(folder) -> None:
+    folder.mkdir()
+    (folder / "frames.dcm").write_bytes(to_bytes(with_raw(dataset(), NumberOfFrames=PLANTED)))
+    (folder / "photometric.dcm").write_bytes(to_bytes(with_raw(dataset(), PhotometricInterpretation=PLANTED)))
+    long = dataset()
+    long.PixelData = long.PixelData + _planted(2 * len(long.PixelData))
+    (folder / "long.dcm").write_bytes(to_bytes(long))
+
+
+def _leaks(text: str) -> list[str]:
+    low = text.lower()
+    return [n for n in ("zebulon", "quackenbush", PATIENT_ID.lower()) if n in low]
+
+
+def test_scan_reports_name_attributes_and_carries_no_planted_bytes(tmp_path):
+    _hostile_folder(tmp_path / "in")
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    run = subprocess.run([sys.executable, "-m", "phi_guard.cli", "scan", str(tmp_path / "in"), "-o", str(out),
+                          "--report-dir", str(reports), "--workers", "1"], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 2, run.stdout + run.stderr  # two inputs failed
+    rows = [json.loads(line) for line in (reports / "report.jsonl").read_text().splitlines() if line.strip()]
+    errors = {r.get("error", "") for r in rows if r.get("verdict") == "ERROR"}
+    assert any("NumberOfFrames" in e for e in errors) and any("PhotometricInterpretation" in e for e in errors), errors
+    everything = run.stdout + run.stderr + "".join(p.read_bytes().decode("latin-1") for p in reports.rglob("*") if p.is_file())
+    assert _leaks(everything) == []
+    written = [p for p in out.rglob("*.dcm")]
+    assert len(written) == 1
+    _no_planted_bytes(written[0].read_bytes())
+
+
+def test_web_api_error_body_and_download_carry_no_header_value(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from phi_guard.web import create_app
+    from phi_guard.web.app import ServerConfig
+
+    _hostile_folder(tmp_path / "in")
+    with TestClient(create_app(ServerConfig(workers=1))) as client:
+        bad = client.post("/v1/screen", files={"file": ("frames.dcm", (tmp_path / "in" / "frames.dcm").read_bytes())})
+        assert bad.status_code in (400, 415, 422), bad.text
+        assert "NumberOfFrames" in bad.text and _leaks(bad.text) == []
+        ok = client.post("/v1/screen", files={"file": ("long.dcm", (tmp_path / "in" / "long.dcm").read_bytes())})
+        assert ok.status_code == 200, ok.text
+        body = ok.json()
+        download = client.get(body["image_url"])
+        assert download.status_code == 200
+        _no_planted_bytes(download.content)
+
+
+def test_signed_pixels_keep_their_sign_extension_and_verify():
+    """A signed 12-bit CT (negative values sign-extended into the unused bits, as writers
+    do) is neither changed nor refused, masked or not."""
+    from dicom_builder import smooth_pixels
+
+    pixels = (smooth_pixels().astype(np.int16) - 2000).astype(np.int16)
+    ds = dataset(pixels)
+    assert ds.PixelRepresentation == 1 and (np.frombuffer(ds.PixelData, "<u2") >> 12).any()
+    adapter, policy, doc, metadata = _adapter_steps(to_bytes(ds))
+    for masks in ([], [(0, 0, 40, 20)]):
+        encoded = adapter.encode(doc, metadata, masks, policy, "DICOM")
+        assert adapter.check_output(encoded, doc, metadata, masks, policy).problems == ()
+        out = pydicom.dcmread(io.BytesIO(encoded.data)).pixel_array
+        expected = pixels.copy()
+        for x0, y0, x1, y1 in masks:
+            expected[y0:y1, x0:x1] = pixels.min()
+        assert np.array_equal(out, expected)

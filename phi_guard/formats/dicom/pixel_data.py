@@ -69,26 +69,41 @@ def stored_values(ds: Dataset) -> np.ndarray:
 
 
 def unused_bits_carry_data(ds: Dataset) -> bool:
-    """True when bits above Bits Stored hold anything but the sign extension of a
-    signed value (overlay bits, text, noise)."""
+    """True when bits above Bits Stored hold anything but zeros or the sign extension
+    of a signed value (overlay bits, text, noise)."""
     stored, allocated = _int(ds, "BitsStored", 8), _int(ds, "BitsAllocated", 8)
     if stored >= allocated or allocated not in (8, 16, 32):
         return False
-    arr = stored_values(ds)
-    high = arr >> stored
-    if _int(ds, "PixelRepresentation", 0) == 1:
-        sign = (arr >> (stored - 1)) & 1
-        return bool(np.any(high != sign * ((1 << (allocated - stored)) - 1)))
-    return bool(np.any(high))
+    values = stored_values(ds)
+    return bool(np.any(_normalised(values, stored, _int(ds, "PixelRepresentation", 0) == 1) != values))
+
+
+def _normalised(values: np.ndarray, stored: int, signed: bool) -> np.ndarray:
+    """Unsigned stored values with the bits above ``stored`` cleared, or, for signed
+    values, set to the sign extension (what a writer is expected to leave there).
+    Values whose high bits are zeros or the sign extension come back unchanged."""
+    low = values & values.dtype.type((1 << stored) - 1)
+    if not signed:
+        return low
+    high_ones = values.dtype.type(~((1 << stored) - 1) & ((1 << (8 * values.dtype.itemsize)) - 1))
+    negative = ((values >> (stored - 1)) & 1).astype(bool)
+    extended = np.where(negative, low | high_ones, low)
+    # A signed value with cleared high bits is valid DICOM too: keep it as it is.
+    return np.where((values & high_ones) == 0, values, extended).astype(values.dtype)
+
+
+def _native_values(raw: bytes, ds: Dataset) -> np.ndarray:
+    order = ">" if str(ds.file_meta.TransferSyntaxUID) == _BIG_ENDIAN else "<"
+    return np.frombuffer(raw, f"{order}u{_int(ds, 'BitsAllocated', 8) // 8}")
 
 
 def _clear_unused_bits(raw: bytes, ds: Dataset) -> bytes:
+    """Native stored values with nothing but zeros or the sign extension above Bits Stored."""
     stored, allocated = _int(ds, "BitsStored", 8), _int(ds, "BitsAllocated", 8)
     if stored >= allocated or allocated not in (8, 16, 32):
         return raw
-    order = ">" if str(ds.file_meta.TransferSyntaxUID) == _BIG_ENDIAN else "<"
-    values = np.frombuffer(raw, f"{order}u{allocated // 8}")
-    return (values & ((1 << stored) - 1)).astype(values.dtype).tobytes()
+    values = _native_values(raw, ds)
+    return _normalised(values, stored, _int(ds, "PixelRepresentation", 0) == 1).astype(values.dtype).tobytes()
 
 
 def exact_pixel_data(ds: Dataset) -> tuple[bytes, int] | None:
