@@ -82,7 +82,7 @@ def _normalised(values: np.ndarray, stored: int, signed: bool) -> np.ndarray:
     """Unsigned stored values with the bits above ``stored`` cleared, or, for signed
     values, set to the sign extension (what a writer is expected to leave there).
     Values whose high bits are zeros or the sign extension come back unchanged."""
-    low = values & values.dtype.type((1 << stored) - 1)
+    low: np.ndarray = values & values.dtype.type((1 << stored) - 1)
     if not signed:
         return low
     high_ones = values.dtype.type(~((1 << stored) - 1) & ((1 << (8 * values.dtype.itemsize)) - 1))
