@@ -1,6 +1,8 @@
 """Typed errors. Each message is one line a clinician can act on."""
 from __future__ import annotations
 
+import re
+
 
 class PhiGuardError(Exception):
     """Base class. ``exit_code`` is what the CLI returns for it."""
@@ -59,8 +61,29 @@ class OutputError(PhiGuardError):
     code = "output_failed"
 
 
+# A DICOM tag as pydicom writes it in messages: (0028,0004).
+_TAG = re.compile(r"\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)")
+
+
 def short_reason(exc: BaseException) -> str:
-    """The first line of an exception's message (or its type), at most 120 characters,
-    for a one-line error about a file that could not be read."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+    """A value-free reason for a file that could not be read: the exception's type and
+    the DICOM attributes its message names by tag (``ValueError, PhotometricInterpretation``).
+
+    Never the message text itself: pydicom and Pillow quote the values they could not
+    parse, and a header value can be a patient's name."""
+    reason = type(exc).__name__
+    keywords: list[str] = []
+    for group, element in _TAG.findall(str(exc)):
+        keyword = _keyword(int(group + element, 16))
+        if keyword not in keywords:
+            keywords.append(keyword)
+    return ", ".join([reason] + keywords[:3])
+
+
+def _keyword(tag: int) -> str:
+    """The attribute keyword of a tag (its number when private or unknown)."""
+    try:
+        from pydicom.datadict import keyword_for_tag
+    except ImportError:  # pragma: no cover - pydicom is a dependency
+        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"

@@ -19,6 +19,7 @@ from ...types import Box, MetadataItem
 from ..base import Document, Encoded, MetadataStep, OutputCheck, TextFinder, distinct_frames, metadata_findings
 from .decode import DicomDocument, load_dicom, render_frame
 from .encode import encode_dicom, mask_native
+from .pixel_data import pixel_data_problems
 from .profile import (
     OVERLAY_GROUPS,
     deidentify,
@@ -159,12 +160,18 @@ class DicomAdapter:
             problems.append(f"{len(leaked)} header value(s) identifying the patient remain in the output header")
         if any(e.tag.is_private for e in ds.iterall()):
             problems.append("private attributes remain in the output header")
-        if policy.dicom.remove_overlays and any(e.tag.group in OVERLAY_GROUPS for e in ds):
+        overlays = {e.tag.group for e in ds if e.tag.group in OVERLAY_GROUPS}
+        if policy.dicom.remove_overlays and overlays:
             problems.append("overlay planes remain in the output")
+        unscreened = sorted(overlays & set(_dicom(doc).unscreened_overlays))
+        if unscreened:
+            problems.append(f"overlay {', '.join(f'{g:04X}' for g in unscreened)} was not screened "
+                            "(it could not be decoded) and would be kept")
         if (0x0088, 0x0200) in ds:
             problems.append("an icon image remains in the output")
         if not doc.has_pixels:
             return OutputCheck(tuple(problems))
+        problems += pixel_data_problems(ds)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -35,6 +35,7 @@ class DicomDocument(Document):
 
     dataset: Dataset = field(repr=False)
     native_pixels: np.ndarray | None = field(default=None, repr=False)
+    unscreened_overlays: tuple[int, ...] = ()  # overlay groups that could not be decoded, so were not read
 
 
 def _read_dataset(data: bytes, name: str) -> Dataset:
@@ -74,11 +75,8 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         notes.append("no pixel data: header de-identification only")
         return DicomDocument(data=data, sha256=digest(data), format="DICOM", frames=(),
                              source_name=name, notes=tuple(notes), dataset=ds, frame_count_in_file=0)
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({short_reason(exc)})") from None
+    rows, cols = _image_attribute(ds, "Rows", name), _image_attribute(ds, "Columns", name)
+    n_frames = _image_attribute(ds, "NumberOfFrames", name, default=1) or 1
     if rows * cols * max(n_frames, 1) > policy.limits.max_pixels:
         raise DecompressionBombError(
             f"{name}: {n_frames} frame(s) of {cols}x{rows} is more than the {policy.limits.max_pixels:,}-pixel limit"
@@ -107,6 +105,11 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         frames_native = native if native.ndim >= 3 and (native.ndim == 4 or samples == 1) else native[None]
     else:
         frames_native = native[None]
+    if frames_native.shape[0] > n_frames:
+        # pydicom reads Pixel Data longer than the header's frames as more frames: only
+        # the header's frames are screened and written (the rest is never carried).
+        notes.append(f"Pixel Data holds more than the {n_frames} frame(s) the header declares: only those are screened and written")
+        frames_native = frames_native[:n_frames]
     if photometric == "PALETTE COLOR":
         from pydicom.pixels.processing import apply_color_lut
 
@@ -119,7 +122,10 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         frames_native = rgb
         notes.append("palette colour expanded to 8-bit RGB")
     rendered = tuple(render_frame(f, ds) for f in frames_native)
-    overlays = tuple(Rendering(plane, 0, Where.OVERLAY, f"overlay {group:04X}") for group, plane in _overlays(ds, notes))
+    notes.extend(rendering_fallbacks(frames_native[0], ds))
+    unscreened: list[int] = []
+    overlays = tuple(Rendering(plane, 0, Where.OVERLAY, f"overlay {group:04X}")
+                     for group, plane in _overlays(ds, notes, unscreened))
     return DicomDocument(
         data=data,
         sha256=digest(data),
@@ -131,7 +137,20 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         renderings=frame_renderings(rendered) + overlays,
         dataset=ds,
         native_pixels=frames_native,
+        unscreened_overlays=tuple(unscreened),
     )
+
+
+def _image_attribute(ds: Dataset, keyword: str, name: str, default: int | None = None) -> int:
+    """An integer image attribute; raises MalformedDicomError naming the attribute (never
+    its value: a broken writer can put a patient's name anywhere)."""
+    try:
+        value = ds[keyword].value if keyword in ds else default
+        if value is None:
+            raise ValueError
+        return int(value)
+    except Exception:  # noqa: BLE001 - a raw value of any type
+        raise MalformedDicomError(f"{name}: image attributes are missing or invalid ({keyword})") from None
 
 
 def to_uint8(arr: np.ndarray) -> Pixels:
@@ -164,15 +183,75 @@ def render_frame(frame: np.ndarray, ds: Dataset) -> Pixels:
     return out
 
 
-def _overlays(ds: Dataset, notes: list[str]) -> Iterator[tuple[int, Pixels]]:
+def rendering_fallbacks(frame: np.ndarray, ds: Dataset) -> list[str]:
+    """Notes for the report when :func:`render_frame` cannot show a frame the way the
+    file asks (a broken modality or VOI LUT): it falls back to min-max. Names the
+    attributes, never their values."""
+    if frame.ndim == 3:
+        return []
+    from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            values = apply_modality_lut(frame, ds)
+        except Exception as exc:  # noqa: BLE001
+            return [f"the modality LUT or rescale (RescaleSlope, RescaleIntercept, ModalityLUTSequence) cannot be "
+                    f"applied ({type(exc).__name__}): frames were read with a min-max window of the stored values"]
+        if "WindowCenter" not in ds and "VOILUTSequence" not in ds:
+            return []
+        try:
+            apply_voi_lut(values, ds)
+        except Exception as exc:  # noqa: BLE001
+            return [f"the VOI LUT or window (WindowCenter, WindowWidth, VOILUTSequence) cannot be applied "
+                    f"({type(exc).__name__}): frames were read with a min-max window instead"]
+    return []
+
+
+def _overlays(ds: Dataset, notes: list[str], unscreened: list[int]) -> Iterator[tuple[int, Pixels]]:
     for group in OVERLAY_GROUPS:
         if (group, 0x0010) not in ds:
             continue
+        if (group, 0x3000) not in ds and (group, 0x0102) in ds:  # no Overlay Data, a bit position
+            yield from _high_bit_overlay(ds, group, notes, unscreened)
+            continue
         try:
             arr = ds.overlay_array(group)
-        except Exception:  # noqa: BLE001 - an undecodable overlay is removed anyway
-            notes.append(f"overlay {group:04X} could not be decoded (it is removed)")
+        except Exception:  # noqa: BLE001 - fail closed: reported, and never carried unscreened
+            notes.append(f"overlay {group:04X} could not be decoded: not screened (never written: removed from the "
+                         "output, or the file is blocked if the policy keeps overlays)")
+            unscreened.append(group)
             continue
         plane = arr[0] if arr.ndim == 3 else arr
-        notes.append(f"overlay plane {group:04X} found (screened, then removed)")
+        notes.append(f"overlay plane {group:04X} found (screened)")
         yield group, (plane > 0).astype(np.uint8) * 255
+
+
+def _high_bit_overlay(ds: Dataset, group: int, notes: list[str], unscreened: list[int]) -> Iterator[tuple[int, Pixels]]:
+    """The retired kind of overlay: one bit (Overlay Bit Position) of the stored pixel
+    values, above Bits Stored. Read from the values as written (the decoder clears those
+    bits); every frame's plane that differs from the others is screened."""
+    from .pixel_data import stored_values
+
+    try:
+        bit = int(ds[group, 0x0102].value)
+        if not int(getattr(ds, "BitsStored", 0) or 0) <= bit < int(getattr(ds, "BitsAllocated", 0) or 0):
+            raise ValueError  # not above Bits Stored: nothing there that a decoder would show
+        values = stored_values(ds)
+        if values.ndim == 4:
+            values = values[..., 0]
+        planes = ((values >> bit) & 1).astype(np.uint8) * 255
+    except Exception as exc:  # noqa: BLE001 - fail closed: reported, never carried unscreened
+        notes.append(f"overlay {group:04X} in the pixel data's high bits could not be read ({type(exc).__name__}): "
+                     "not screened (the bits are cleared and the overlay removed from the output)")
+        unscreened.append(group)
+        return
+    seen: set[bytes] = set()
+    for plane in planes:
+        key = plane.tobytes()
+        if key in seen or not plane.any():
+            continue
+        seen.add(key)
+        yield group, plane
+    notes.append(f"overlay plane {group:04X} in the pixel data's high bits (bit {bit}) found "
+                 "(screened; the bits are cleared and the overlay removed from the output)")

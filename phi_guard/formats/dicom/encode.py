@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...errors import OutputError
+from ...errors import OutputError, short_reason
 from ...types import Box
+from .pixel_data import exact_pixel_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -46,8 +47,19 @@ def encode_dicom(ds: Dataset, native: np.ndarray, pixels_changed: bool, palette_
     transfer syntax note). Raises OutputError when pydicom cannot write it."""
     from pydicom.uid import ExplicitVRLittleEndian
 
+    note_prefix = ""
     src_ts = str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.file_meta else ExplicitVRLittleEndian
     note = f"pixels unchanged, transfer syntax kept ({src_ts})"
+    if "PixelData" in ds and not (pixels_changed or palette_expanded):
+        # Only what was screened is carried: Pixel Data cut to exactly the frames.
+        exact = exact_pixel_data(ds)
+        if exact is None:
+            pixels_changed = True
+            note_prefix = "Pixel Data rewritten from the screened pixels (a frame's end could not be found); "
+        else:
+            ds.PixelData, dropped = exact
+            if dropped:
+                note += f"; Pixel Data trimmed to the frames ({dropped} byte(s) past them not carried)"
     if "PixelData" in ds and (pixels_changed or palette_expanded):
         frames = native if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1 else native[0]
         photometric = "RGB" if native.ndim == 4 else str(ds.PhotometricInterpretation)
@@ -76,6 +88,7 @@ def encode_dicom(ds: Dataset, native: np.ndarray, pixels_changed: bool, palette_
                 note = f"re-encoded losslessly in the input's transfer syntax ({src_ts})"
             except Exception:  # noqa: BLE001 - no encoder here: stay uncompressed
                 note = f"Explicit VR Little Endian (no lossless encoder for {src_ts} here)"
+        note = note_prefix + note
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID if "SOPInstanceUID" in ds else ds.file_meta.get("MediaStorageSOPInstanceUID")
     if "MediaStorageSOPClassUID" not in ds.file_meta and "SOPClassUID" in ds:
         ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
@@ -83,5 +96,5 @@ def encode_dicom(ds: Dataset, native: np.ndarray, pixels_changed: bool, palette_
     try:
         ds.save_as(buf, enforce_file_format=True)
     except Exception as exc:  # noqa: BLE001
-        raise OutputError(f"the de-identified DICOM could not be written ({type(exc).__name__}: {str(exc)[:80]})") from None
+        raise OutputError(f"the de-identified DICOM could not be written ({short_reason(exc)})") from None
     return buf.getvalue(), note

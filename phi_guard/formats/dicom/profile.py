@@ -5,7 +5,8 @@ Confidentiality Profile, applied from the machine-readable table shipped in
 Actions: X remove, Z empty, D dummy value, U new UID (keyed hash: consistent
 across files and runs for one secret), K keep, C clean (free text kept but
 screened with the same PHI detector). Sequences are processed recursively.
-Private tags, overlays (60xx), curves (50xx) and icon images go.
+Private tags, overlays (60xx; their planes only are kept with
+``remove_overlays = False``), curves (50xx) and icon images go.
 """
 from __future__ import annotations
 
@@ -35,9 +36,16 @@ CURVE_GROUPS = range(0x5000, 0x5020, 2)
 # Annex E option tables (the attributes each option keeps).
 PATIENT_CHARACTERISTICS = {0x00101010, 0x00101020, 0x00101030, 0x00102160, 0x001021A0, 0x001021C0, 0x00101021,
                            0x00100040, 0x00102203, 0x00101022, 0x00101023, 0x00101024, 0x00102000, 0x00102110}
+# Devices and stations only: the institution (name, address, department) identifies
+# a site, not a device, and is removed with this option too.
 DEVICE_IDENTITY = {0x00181000, 0x00081010, 0x00181002, 0x00181004, 0x00181005, 0x00181007, 0x00181008,
                    0x0018100B, 0x00181009, 0x0018700A, 0x00181201, 0x00181200, 0x00081090, 0x00080070,
-                   0x00181020, 0x00185012, 0x00080080, 0x0008041, 0x00080081, 0x00081040, 0x00189371}
+                   0x00181020, 0x00189371, 0x00400241, 0x00400242, 0x00404028, 0x00404030, 0x00400001,
+                   0x00400010, 0x00404025, 0x00404027, 0x00400011, 0x00321020, 0x00321021, 0x00500020,
+                   0x3010002D, 0x3010001B, 0x30080105}
+# What an overlay plane is (kept with dicom.remove_overlays = false): its size, type,
+# origin, bits and data. Its free text (label, description, comments) always goes.
+OVERLAY_STRUCTURE = {0x0010, 0x0011, 0x0015, 0x0040, 0x0050, 0x0051, 0x0100, 0x0102, 0x3000}
 DESCRIPTORS = {0x00081030, 0x0008103E, 0x00181030, 0x00204000, 0x00081080, 0x00102180, 0x00380500,
                0x00321060, 0x00400254, 0x00400007, 0x00181400, 0x00400280, 0x00081032}
 TEMPORAL_VRS = {"DA", "DT", "TM"}
@@ -74,6 +82,7 @@ class DicomOptions:
     safe_private_tags: frozenset[int] = frozenset()
     secret: str = ""  # required: no usable key is shipped (phi_guard.secret makes one per installation)
     max_date_shift_days: int = 3650
+    remove_overlays: bool = True
 
 
 def options_from_policy(policy: DicomPolicy) -> DicomOptions:
@@ -87,6 +96,7 @@ def options_from_policy(policy: DicomPolicy) -> DicomOptions:
         retain_safe_private=policy.retain_safe_private,
         safe_private_tags=policy.safe_private_tags,
         secret=policy.secret or installation_secret(),
+        remove_overlays=policy.remove_overlays,
     )
 
 
@@ -149,6 +159,13 @@ def deidentify(ds: Dataset, options: DicomOptions, clean_text: Callable[[str], s
                     continue
                 record(path, elem, "X (private)")
                 del dataset[elem.tag]
+                continue
+            if (not options.remove_overlays and not prefix and group in OVERLAY_GROUPS
+                    and elem.tag.element in OVERLAY_STRUCTURE and (group, 0x3000) in dataset):
+                # Kept by the policy (screened like a frame; identifiers in it block the
+                # file). An overlay in the pixel data's high bits is not kept: those
+                # bits are cleared.
+                record(path, elem, "K (overlay kept by dicom.remove_overlays = false)")
                 continue
             if group in OVERLAY_GROUPS or group in CURVE_GROUPS:
                 record(path, elem, "X (overlay/curve)")

@@ -40,11 +40,15 @@ def encode_image(pixels: Pixels, fmt: str, policy: Policy) -> bytes:
         fresh.save(buf, "BMP")
     elif fmt == "GIF":
         fresh.save(buf, "GIF")
-    elif fmt in ("HEIF", "AVIF"):
+    elif fmt == "HEIF":
         import pillow_heif
 
         pillow_heif.register_heif_opener()
         fresh.save(buf, fmt, quality=-1, exif=None, xmp=None, icc_profile=None)
+    elif fmt == "AVIF":
+        # Pillow's own AVIF encoder (quality 0-100, no lossless mode): near-lossless,
+        # full chroma, so a filled mask stays solid.
+        fresh.save(buf, "AVIF", quality=95, subsampling="4:4:4", exif=None, xmp=None, icc_profile=None)
     else:
         raise OutputError(f"cannot encode {fmt}")
     return buf.getvalue()

@@ -293,6 +293,12 @@ def _bmp(data: bytes) -> list[MetadataItem]:
     return []
 
 
+# What pillow_heif and Pillow's AVIF reader say about the picture itself: its
+# container's structure, not metadata (the chroma subsampling, bit depth, which image
+# is primary, and a still AVIF's timing).
+_HEIF_STRUCTURE = {"mode", "primary", "bit_depth", "chroma", "original_orientation", "timestamp", "duration"}
+
+
 def _pillow_info(data: bytes, fmt: str) -> list[MetadataItem]:
     items: list[MetadataItem] = []
     try:
@@ -309,7 +315,11 @@ def _pillow_info(data: bytes, fmt: str) -> list[MetadataItem]:
             items.append(_item("XMP", f"{fmt} XMP", value))
         elif key == "icc_profile" and value:
             items.append(_item("ICC", f"{fmt} ICC profile", value, risk=False, action="converted"))
-        elif key not in ("mode", "primary", "bit_depth", "original_orientation") and value:
+        elif key == "nclx_profile" and value:
+            items.append(_item("ICC", f"{fmt} colour description (nclx)", value, risk=False, action="converted"))
+        elif key not in _HEIF_STRUCTURE and value:
+            # Anything else (metadata blocks, thumbnails, depth and auxiliary images)
+            # is data besides the picture.
             items.append(_item(fmt, str(key), value))
     if n > 1:
         items.append(_item(fmt, "further images in the container", f"{n - 1}"))
