@@ -110,7 +110,8 @@ class ChangeTracker:
         # Sum each run of c pixels in a row (OpenCV), then each c rows of those sums.
         runs = cv2.reduce(moved.reshape(-1, c * channels), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
         counts = runs.reshape(rows, c, cols).sum(axis=1)
-        return counts >= self.min_pixels
+        changed: np.ndarray = counts >= self.min_pixels
+        return changed
 
     def _boxes(self, changed: np.ndarray, width: int, height: int) -> tuple[Box, ...]:
         grown = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))  # one cell of margin

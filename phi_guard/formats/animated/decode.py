@@ -12,11 +12,10 @@ import io
 import numpy as np
 from PIL import Image
 
-from ...errors import DecodeError, DecompressionBombError, InputError, MediaLimitError
-from ...errors import short_reason
-from ..photo.decode import open_checked, to_display_pixels
+from ...errors import DecodeError, DecompressionBombError, InputError, MediaLimitError, short_reason
 from ...policy import Policy
 from ...quiet import quiet_native_stderr
+from ..photo.decode import open_checked, to_display_pixels
 from .model import Animation
 
 _ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,

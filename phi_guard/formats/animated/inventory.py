@@ -13,8 +13,8 @@ import io
 from PIL import ExifTags, Image
 
 from ...mask import mask_value
-from ..photo.metadata import STRUCTURAL_TIFF_TAGS, inventory_container
 from ...types import MetadataItem
+from ..photo.metadata import STRUCTURAL_TIFF_TAGS, inventory_container
 from .apng import png_chunks
 from .gif import is_loop_block, walk_gif
 from .webp import riff_chunks
@@ -75,7 +75,7 @@ def _tiff_later_pages(data: bytes) -> list[MetadataItem]:
         with Image.open(io.BytesIO(data)) as im:
             for page in range(1, int(getattr(im, "n_frames", 1) or 1)):
                 im.seek(page)
-                for tag, value in dict(im.tag_v2).items():
+                for tag, value in dict(getattr(im, "tag_v2", {})).items():  # TIFF pages only
                     name = f"page {page + 1}: " + ExifTags.TAGS.get(tag, f"0x{tag:04x}")
                     items.append(_item("TIFF", name, value, risk=tag not in STRUCTURAL_TIFF_TAGS))
     except Exception:  # noqa: BLE001 - a page that cannot be listed is reported, decoding decides

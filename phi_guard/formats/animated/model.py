@@ -37,7 +37,7 @@ class Animation:
     def frame_count(self) -> int:
         return len(self.frames)
 
-    def with_frames(self, frames: tuple[np.ndarray, ...]) -> "Animation":
+    def with_frames(self, frames: tuple[np.ndarray, ...]) -> Animation:
         """The same animation (timing, loop) with new pixels, e.g. after masking."""
         if len(frames) != len(self.frames):
             raise ValueError(f"expected {len(self.frames)} frames, got {len(frames)}")
