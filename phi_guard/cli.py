@@ -81,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_ERROR
 
 
-def _default_output(inp: Path) -> Path:
-    """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
+def _default_output(inp: Path) -> Path | None:
+    """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm; None
+    for a video (its output container, MP4 or WebM, is known once it is opened)."""
+    from .formats.video.sniff import sniff_video
     from .load import sniff_format
     from .write import EXTENSION_FORMATS
 
@@ -93,19 +95,21 @@ def _default_output(inp: Path) -> Path:
         head = b""
     if sniff_format(head) == "DICOM":
         return inp.with_name(f"{inp.stem}.safe.dcm")
+    if sniff_format(head) is None and sniff_video(head):
+        return None
     suffix = inp.suffix if inp.suffix.lower() in EXTENSION_FORMATS else ".png"
     return inp.with_name(f"{inp.stem}.safe{suffix}")
 
 
 def _check(args: argparse.Namespace) -> int:
     from .errors import PhiGuardError, UsageError
-    from .write import atomic_write, format_for_path
+    from .write import atomic_write, default_extension, format_for_path
 
     inp = Path(args.input)
     out = Path(args.output) if args.output else _default_output(inp)
     report_path = Path(args.report) if args.report else None
     try:
-        if out.exists() and inp.exists() and out.resolve() == inp.resolve():
+        if out is not None and out.exists() and inp.exists() and out.resolve() == inp.resolve():
             raise UsageError("the output would overwrite the input; choose another -o path")
         if report_path and inp.exists() and report_path.resolve() == inp.resolve():
             raise UsageError("the report would overwrite the input; choose another --report path")
@@ -114,10 +118,16 @@ def _check(args: argparse.Namespace) -> int:
             from dataclasses import replace
 
             policy = replace(policy, include_phi_in_report=True)
-        out_fmt = format_for_path(out)
+        out_fmt = format_for_path(out) if out is not None else None
         from .pipeline import screen
+        from .progress import frame_progress
 
-        result = screen(inp, policy, output_format=out_fmt)
+        # A long clip shows "frame i/n" on a terminal (never in --json output).
+        show = sys.stderr.isatty() and not args.json
+        with frame_progress(_show_frame if show else _no_progress):
+            result = screen(inp, policy, output_format=out_fmt)
+        if show:
+            sys.stderr.write("\r\033[K")
     except PhiGuardError as exc:
         msg = str(exc)
         print(f"phi-guard: error: {msg}", file=sys.stderr)
@@ -131,6 +141,8 @@ def _check(args: argparse.Namespace) -> int:
     report = result.report
     written = None
     if result.safe_bytes is not None:
+        if out is None:
+            out = inp.with_name(f"{inp.stem}.safe{default_extension(result.output_format or '')}")
         written = str(result.save(out))
         report["output"]["path"] = str(out)
     if report_path:
@@ -143,6 +155,16 @@ def _check(args: argparse.Namespace) -> int:
         print(human_summary(report, written))
     return EXIT_BLOCKED if result.blocked else EXIT_SAFE
 
+
+
+def _show_frame(done: int, total: int) -> None:
+    if done == total or done % 10 == 0:
+        sys.stderr.write(f"\rframe {done}/{total}")
+        sys.stderr.flush()
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 def _policy_from(args: argparse.Namespace) -> Policy:

@@ -7,7 +7,7 @@ file) raises DecodeError, because a frame that is not read cannot be screened.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import av
 import numpy as np
@@ -18,7 +18,7 @@ from .probe import _reason, open_container, probe
 
 
 def iter_frames(data: bytes, info: VideoInfo | None = None, limits: VideoLimits | None = None,
-                name: str = "<bytes>", threads: int = 1) -> Iterator[DecodedFrame]:
+                name: str = "<bytes>", threads: int = 1) -> Generator[DecodedFrame, None, None]:
     """(index, pts, pixels) for every frame in presentation order.
 
     ``threads`` > 1 lets FFmpeg decode on several cores (1 keeps to the one core a
