@@ -30,7 +30,7 @@ from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageEr
 from .formats import Encoded, adapter_for
 from .formats.base import digest
 from .load import input_adapter, read_input
-from .ocr import SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
+from .ocr import REGION_SETTINGS, SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
 from .redact import pad_boxes
 from .report import build_report
@@ -203,6 +203,9 @@ class Screener:
         by_name = {e.name: e for e in self.verify_engines}
         self.mask_engines = mask_engines if mask_engines is not None else [
             by_name.get(n) or build(n, VERIFY_SETTINGS) for n in self.policy.verify.recheck_masks_with]
+        # Changed regions of a clip's later frames are crops: the first screening engine
+        # reads them set up for crops (injected engines are used as they are).
+        self.region_engines = self.ocr_engines[:1] if ocr_engines else [build(self.policy.ocr.engines[0], REGION_SETTINGS)]
         self._lock = threading.Lock()
 
     @property
@@ -259,7 +262,8 @@ class Screener:
         # 2. read: OCR every rendering (every distinct frame, or what changed in it, and
         #    planes drawn over them); a clip's frames stream through here one at a time
         with clock("ocr"):
-            readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap)
+            readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
+                                       self.region_engines)
 
         # 3. strip metadata: the container's inventory, and what it says about the patient
         with clock("metadata"):
