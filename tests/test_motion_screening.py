@@ -13,8 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
-
+from phi_guard import Screener
 from phi_guard.errors import PolicyError
 from phi_guard.formats.animated.adapter import AnimatedAdapter
 from phi_guard.formats.photo import PhotoAdapter
@@ -22,6 +21,8 @@ from phi_guard.formats.video.boxes import header_time, walk_boxes
 from phi_guard.load import input_adapter
 from phi_guard.policy import Policy
 from phi_guard.types import Verdict
+from PIL import Image, ImageDraw, ImageFont
+from test_video import add_udta_xyz, mux_tone
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DURATIONS = [100, 120, 80, 100, 60, 200, 90, 150, 100, 40, 70, 110]
@@ -76,17 +77,9 @@ def overlay_clip(seconds: int = 2, size: tuple[int, int] = (320, 240)) -> bytes:
             out.mux(packet)
     for packet in stream.encode():
         out.mux(packet)
-    tone = (0.2 * np.sin(np.arange(44100 * seconds) * 2 * np.pi * 440 / 44100)).astype(np.float32)[None, :]
-    frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-    frame.sample_rate, frame.pts = 44100, 0
-    for packet in sound.encode(frame):
-        out.mux(packet)
-    for packet in sound.encode():
-        out.mux(packet)
+    mux_tone(out, sound, 44100 * seconds)
     out.close()
-    from test_video import add_udta_xyz  # phones write ©xyz; FFmpeg's muxer does not
-
-    return add_udta_xyz(buf.getvalue(), GPS)
+    return add_udta_xyz(buf.getvalue(), GPS)  # phones write ©xyz; FFmpeg's muxer does not
 
 
 def test_still_gif_stays_a_photo_and_animated_gif_goes_to_the_animated_adapter() -> None:
@@ -97,7 +90,7 @@ def test_still_gif_stays_a_photo_and_animated_gif_goes_to_the_animated_adapter()
     assert isinstance(input_adapter(animated_gif(frames)), AnimatedAdapter)
 
 
-def test_gif_with_a_name_on_frame_7_comes_out_animated_with_the_name_masked(screener) -> None:
+def test_gif_with_a_name_on_frame_7_comes_out_animated_with_the_name_masked(screener: Screener) -> None:
     data = animated_gif(gif_frames())
     result = screener.screen(data, name="cine.gif")
     assert result.verdict is Verdict.REDACTED, result.reasons
@@ -131,7 +124,7 @@ def test_gif_with_a_name_on_frame_7_comes_out_animated_with_the_name_masked(scre
     assert int(frames[0][8:40, 10:120].max()) > 200
 
 
-def test_mp4_overlay_masked_in_every_frame_without_gps_time_or_audio(screener, tmp_path: Path) -> None:
+def test_mp4_overlay_masked_in_every_frame_without_gps_time_or_audio(screener: Screener, tmp_path: Path) -> None:
     data = overlay_clip()
     result = screener.screen(data, name="clip.mp4")
     assert result.verdict is Verdict.REDACTED, result.reasons
