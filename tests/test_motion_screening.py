@@ -182,3 +182,37 @@ def test_video_policy_is_range_checked() -> None:
                 {"verify_per_second": 0}):
         with pytest.raises(PolicyError, match="video"):
             Policy.from_table({"video": bad})
+
+
+def test_serve_returns_the_safe_clip_as_video_mp4_and_the_page_plays_it() -> None:
+    from fastapi.testclient import TestClient
+    from phi_guard.web import create_app
+    from phi_guard.web.app import ServerConfig
+
+    with TestClient(create_app(ServerConfig(workers=1))) as client:
+        page = client.get("/").text
+        assert "<video" in page and "video/*" in page
+        r = client.post("/v1/screen", files={"file": ("clip.mov", overlay_clip(seconds=1), "video/quicktime")})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["verdict"] == "REDACTED"
+        assert body["image"]["media_type"] == "video/mp4" and body["image"]["filename"] == "clip.safe.mp4"
+        d = client.get(body["image_url"])
+        assert d.status_code == 200 and d.headers["content-type"] == "video/mp4"
+        with av.open(io.BytesIO(d.content)) as container:
+            assert not container.streams.audio and container.streams.video[0].frames == 30
+
+
+def test_scan_picks_up_animations_and_clips_by_content(tmp_path: Path) -> None:
+    from phi_guard.batch import scan_folder
+
+    tree = tmp_path / "in"
+    tree.mkdir()
+    (tree / "loop.gif").write_bytes(animated_gif(gif_frames(None)))
+    (tree / "clip.mov").write_bytes(overlay_clip(seconds=1))
+    summary = scan_folder(tree, tmp_path / "out", workers=1)
+    assert summary.counts == {"CLEAN": 1, "REDACTED": 1}, summary.counts
+    with Image.open(tmp_path / "out" / "loop.gif") as out:
+        assert out.n_frames == len(DURATIONS)
+    with av.open(str(tmp_path / "out" / "clip.mp4")) as container:
+        assert container.streams.video[0].frames == 30 and not container.streams.audio
