@@ -185,7 +185,10 @@ def main() -> None:
     options = {"preset": args.preset} if args.preset else {}
     if args.end_to_end:
         os.environ["OMP_THREAD_LIMIT"] = "1"
-        results = [end_to_end(kind, args.seconds, args.webm) for kind in args.clips.split(",")]
+        results = []
+        for kind in args.clips.split(","):
+            results.append(end_to_end(kind, args.seconds, args.webm))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # one clip can take minutes
     else:
         results = [run(kind, args.seconds, args.webm, options) for kind in args.clips.split(",")]
     text = json.dumps(results, indent=2)

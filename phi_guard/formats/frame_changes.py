@@ -168,10 +168,11 @@ def changed_renderings(frames: Iterable[tuple[int, np.ndarray]], stats: ReadingS
         yield Rendering(pixels, index, all_engines=index == 0, regions=None if change.whole else boxes)
 
 
-# A changed region is read with some context around it: a text detector scales a crop's
-# short side up to its working size, and a one-line crop blown up 10x is split into
-# pieces ("Patient:", ": John", "Smith") that no longer read as a name.
-MIN_REGION_SIDE = 192
+# A changed region is read with some context around it: a one-line crop with its text
+# at the edge can be split by the text detector into pieces ("Patient:", ": John",
+# "Smith") that no longer read as a name. (Regions are read at their own scale,
+# REGION_SETTINGS; 64 px keeps the 10 s 720p benchmark clip under 3x its duration.)
+MIN_REGION_SIDE = 64
 
 
 def _at_least(box: Box, side: int, width: int, height: int) -> Box:
