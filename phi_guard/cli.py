@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_ERROR
 
 
-def _default_output(inp: Path) -> Path:
-    """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm."""
+def _default_output(inp: Path) -> Path | None:
+    """<stem>.safe<suffix> beside the input; DICOM (by content) always gets .dcm; None
+    for a video (its output container, MP4 or WebM, is known once it is opened)."""
     from .errors import InputError
+    from .formats.video.sniff import sniff_video
     from .inputs import read_regular_file
     from .load import sniff_format
     from .write import EXTENSION_FORMATS
@@ -98,6 +100,8 @@ def _default_output(inp: Path) -> Path:
         head = b""  # screening reports the problem
     if sniff_format(head) == "DICOM":
         return inp.with_name(f"{inp.stem}.safe.dcm")
+    if sniff_format(head) is None and sniff_video(head):
+        return None
     suffix = inp.suffix if inp.suffix.lower() in EXTENSION_FORMATS else ".png"
     return inp.with_name(f"{inp.stem}.safe{suffix}")
 
@@ -107,7 +111,7 @@ def _check(args: argparse.Namespace) -> int:
     from .inputs import check_regular_file
     from .names import scrub_name as scrub
     from .outputs import check_writable, remove_stale, write_together
-    from .write import format_for_path
+    from .write import default_extension, format_for_path
 
     inp = Path(args.input)
     try:
@@ -118,15 +122,16 @@ def _check(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else _default_output(inp)
     report_path = Path(args.report) if args.report else None
     try:
-        if out.exists() and inp.exists() and out.resolve() == inp.resolve():
+        if out is not None and out.exists() and inp.exists() and out.resolve() == inp.resolve():
             raise UsageError("the output would overwrite the input; choose another -o path")
         if report_path and inp.exists() and report_path.resolve() == inp.resolve():
             raise UsageError("the report would overwrite the input; choose another --report path")
-        if report_path and report_path.resolve() == out.resolve():
+        if report_path and out is not None and report_path.resolve() == out.resolve():
             raise UsageError("the report and the safe copy would be the same file; choose another --report path")
         # Every output path is checked before screening: a write failure after a
         # minute of OCR would be a traceback, not a one-line error.
-        check_writable(out, "output")
+        if out is not None:  # a video's output is named once its container is known
+            check_writable(out, "output")
         if report_path:
             check_writable(report_path, "report")
         policy = _policy_from(args)
@@ -134,21 +139,28 @@ def _check(args: argparse.Namespace) -> int:
             from dataclasses import replace
 
             policy = replace(policy, include_phi_in_report=True)
-        out_fmt = format_for_path(out)
+        out_fmt = format_for_path(out) if out is not None else None
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)
         return exc.exit_code
     from .pipeline import screen
+    from .progress import frame_progress
 
+    # A long clip shows "frame i/n" on a terminal (never in --json output).
+    show = sys.stderr.isatty() and not args.json
     try:
-        result = screen(inp, policy, output_format=out_fmt)
+        with frame_progress(_show_frame if show else _no_progress):
+            result = screen(inp, policy, output_format=out_fmt)
+        if show:
+            sys.stderr.write("\r\033[K")
     except PhiGuardError as exc:
         shown = _shown_name(policy, inp.name)
         msg = scrub(str(exc), inp.name, shown)
-        if not args.output:
-            out = _masked_default(out, inp, shown)
+        stale = _stale_candidates(out, inp, shown, args.output)
         # This input failed: an output at its path from an earlier run is not its result.
-        removed = remove_stale(out) if isinstance(exc, InputError) or exc.code == "engine_failed" else False
+        failed = isinstance(exc, InputError) or exc.code == "engine_failed"
+        removed = any([remove_stale(p) for p in stale]) if failed else False
+        out = stale[0]
         print(f"phi-guard: error: {msg}" + (f" (an earlier output at {out} was removed)" if removed else ""), file=sys.stderr)
         if report_path:
             from .report import REPORT_SCHEMA_VERSION
@@ -165,14 +177,18 @@ def _check(args: argparse.Namespace) -> int:
     if shown != inp.name:
         if args.include_phi:
             report["input"]["original_name"] = inp.name  # asked for explicitly: a local audit
-        if not args.output:
+        if not args.output and out is not None:
             out = _masked_default(out, inp, shown)
     written = None
     files: list[tuple[Path, bytes]] = []
     if result.safe_bytes is not None:
+        if out is None:
+            out = inp.with_name(f"{Path(shown).stem}.safe{default_extension(result.output_format or '')}")
         report["output"]["path"] = str(out)
         files.append((out, result.safe_bytes))
-    removed = remove_stale(out) if result.safe_bytes is None else False
+    stale = [out] if out is not None else _stale_candidates(None, inp, shown, args.output)
+    removed = any([remove_stale(p) for p in stale]) if result.safe_bytes is None else False
+    out = out or stale[0]
     if report_path:
         files.append((report_path, (json.dumps(report, indent=2) + "\n").encode()))
     try:
@@ -208,11 +224,30 @@ def _shown_name(policy: Policy, name: str) -> str:
     return names.part(name, is_file=True)
 
 
+def _stale_candidates(out: Path | None, inp: Path, shown: str, given: str | None) -> list[Path]:
+    """The output path(s) an earlier run may have written for this input: the given or
+    default path, named after the neutral name when the input's name identifies; for a
+    video, both containers it could have been written as."""
+    if out is None:
+        return [inp.with_name(f"{Path(shown).stem}.safe{ext}") for ext in (".mp4", ".webm")]
+    return [out if given else _masked_default(out, inp, shown)]
+
+
 def _masked_default(out: Path, inp: Path, shown: str) -> Path:
     """The default output path, named after the neutral name when the input's name identifies."""
     if shown == inp.name:
         return out
     return out.with_name(Path(shown).stem + out.name[len(inp.stem):])
+
+
+def _show_frame(done: int, total: int) -> None:
+    if done == total or done % 10 == 0:
+        sys.stderr.write(f"\rframe {done}/{total}")
+        sys.stderr.flush()
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 def _policy_from(args: argparse.Namespace) -> Policy:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DecompressionBombError, EmptyInputError, InputError, UnsupportedFormatError
-from .formats import FormatAdapter, adapter_for
+from .formats import FormatAdapter, opening_adapter
 from .formats.base import Document
 from .formats.sniff import sniff_format
+from .formats.video.sniff import sniff_video
 from .policy import Policy
 
 
@@ -41,12 +42,14 @@ def read_input(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
 
 def input_adapter(data: bytes, name: str = "<bytes>") -> FormatAdapter:
     """The adapter for ``data``'s format, known by its content. Raises UnsupportedFormatError."""
-    fmt = sniff_format(data)
-    if fmt is None:
+    fmt = sniff_format(data) or sniff_video(data)
+    adapter = opening_adapter(data, fmt) if fmt else None
+    if adapter is None:
         raise UnsupportedFormatError(
-            f"{name}: not a supported image (expected JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF or DICOM)"
+            f"{name}: not a supported image or video (expected JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF, DICOM, "
+            "MP4/MOV, WebM/MKV or AVI)"
         )
-    return adapter_for(fmt)
+    return adapter
 
 
 def load_document(data: bytes, policy: Policy, name: str = "<bytes>") -> Document:

@@ -29,8 +29,8 @@ from .detect import find_in_readings, merge_findings
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
 from .formats import Encoded, adapter_for
 from .formats.base import digest
-from .load import load_document, read_input
-from .ocr import SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
+from .load import input_adapter, read_input
+from .ocr import REGION_SETTINGS, SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
 from .redact import pad_boxes
 from .report import build_report
@@ -203,6 +203,9 @@ class Screener:
         by_name = {e.name: e for e in self.verify_engines}
         self.mask_engines = mask_engines if mask_engines is not None else [
             by_name.get(n) or build(n, VERIFY_SETTINGS) for n in self.policy.verify.recheck_masks_with]
+        # Changed regions of a clip's later frames are crops: the first screening engine
+        # reads them set up for crops (injected engines are used as they are).
+        self.region_engines = self.ocr_engines[:1] if ocr_engines else [build(self.policy.ocr.engines[0], REGION_SETTINGS)]
         self._lock = threading.Lock()
 
     @property
@@ -250,14 +253,17 @@ class Screener:
         #    for bad input); the output format is settled before any expensive work.
         with clock("load"):
             data, display_name = read_input(source, policy.limits.max_bytes)
-            doc = load_document(data, policy, name or display_name)
-            source_format = adapter_for(doc.format)
+            source_format = input_adapter(data, name or display_name)
+            doc = source_format.open(data, name or display_name, policy)
             out_fmt = source_format.output_format(doc, requested_format)
-            writer = adapter_for(out_fmt)
+            # The input's adapter writes its own kind of output (an animation stays one).
+            writer = source_format if out_fmt in source_format.formats else adapter_for(out_fmt)
 
-        # 2. read: OCR every rendering (every distinct frame, and planes drawn over them)
+        # 2. read: OCR every rendering (every distinct frame, or what changed in it, and
+        #    planes drawn over them); a clip's frames stream through here one at a time
         with clock("ocr"):
-            readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap)
+            readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
+                                       self.region_engines)
 
         # 3. strip metadata: the container's inventory, and what it says about the patient
         with clock("metadata"):
@@ -265,7 +271,7 @@ class Screener:
 
         # 4. detect identifiers in what was read
         with clock("detect"):
-            pixel_findings, overlay_findings = find_in_readings(self.detector, doc.renderings, readings, policy, metadata.terms)
+            pixel_findings, overlay_findings = find_in_readings(self.detector, readings, policy, metadata.terms)
 
         engines = VerifyEngines(self.verify_engines, self.mask_engines)
         log = VerificationLog([e.name for e in self.verify_engines], [e.name for e in self.mask_engines])
@@ -283,7 +289,8 @@ class Screener:
                 encoded = writer.encode(doc, metadata, masks, policy, out_fmt)
             # 7. verify: decode, inspect the container, re-read and re-detect the output
             with clock("verify"):
-                outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, self.detector)
+                outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, self.detector,
+                                        frozenset(f.frame for f in pixel_findings))
             log.record(outcome)
             if outcome.residual and not outcome.problems and log.rounds < policy.verify.max_rounds:
                 # Still readable (or newly seen by the verification engines): mask those too.

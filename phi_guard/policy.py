@@ -154,6 +154,40 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class VideoPolicy:
+    """Animated images and video: limits, audio, how changes are re-read and verified."""
+
+    max_seconds: float
+    max_frames: int
+    max_width: int
+    max_height: int
+    max_total_pixels: int
+    keep_audio: bool
+    moving_every: int
+    verify_per_second: float
+
+    # key -> (lowest, highest) allowed
+    RANGES = {"max_seconds": (1, 3600), "max_frames": (1, 216_000), "max_width": (16, 8192), "max_height": (16, 8192),
+              "max_total_pixels": (1, 100_000_000_000), "moving_every": (1, 30), "verify_per_second": (0.1, 30)}
+
+    @classmethod
+    def from_table(cls, t: dict[str, Any]) -> VideoPolicy:
+        """The ``[video]`` table, every number range-checked. Raises PolicyError."""
+        for key, (low, high) in cls.RANGES.items():
+            value = t[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise PolicyError(f"video.{key} must be a number from {low:,} to {high:,}, not {value!r}")
+        for key in ("max_frames", "max_width", "max_height", "max_total_pixels", "moving_every"):
+            if not isinstance(t[key], int):
+                raise PolicyError(f"video.{key} must be a whole number, not {t[key]!r}")
+        if not isinstance(t["keep_audio"], bool):
+            raise PolicyError(f"video.keep_audio must be true or false, not {t['keep_audio']!r}")
+        return cls(max_seconds=float(t["max_seconds"]), max_frames=t["max_frames"], max_width=t["max_width"],
+                   max_height=t["max_height"], max_total_pixels=t["max_total_pixels"], keep_audio=t["keep_audio"],
+                   moving_every=t["moving_every"], verify_per_second=float(t["verify_per_second"]))
+
+
+@dataclass(frozen=True)
 class OutputPolicy:
     jpeg_quality: int
     convert_icc_to_srgb: bool
@@ -183,6 +217,7 @@ class Policy:
     limits: Limits
     output: OutputPolicy
     dicom: DicomPolicy
+    video: VideoPolicy
     include_phi_in_report: bool
     source: str = "default"
     digest: str = field(default="", compare=False)
@@ -293,6 +328,7 @@ class Policy:
                 secret=str(dc["secret"]),
                 remove_overlays=bool(dc["remove_overlays"]),
             ),
+            video=VideoPolicy.from_table(t["video"]),
             include_phi_in_report=bool(t["report"]["include_phi"]),
             source=source,
             digest=digest,

@@ -7,6 +7,7 @@ it is displayed (after EXIF orientation).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -109,6 +110,16 @@ class Rendering:
     # Read by every screening engine, or by the first one only (further frames of a
     # cine loop repeat the first frame's overlay on changing anatomy).
     all_engines: bool = True
+    # Only these parts of the frame changed since they were last read (a later frame
+    # of an animation or a video); None: read the whole frame.
+    regions: tuple[Box, ...] | None = None
+
+    def without_pixels(self) -> Rendering:
+        """This rendering's description (frame, plane, label) once it has been read:
+        a clip's frames are not all held in memory."""
+        import numpy  # here, not at the top: this module stays light on imports
+
+        return dataclasses.replace(self, pixels=numpy.zeros((0, 0), dtype=numpy.uint8))
 
 
 @dataclass(frozen=True)
@@ -125,3 +136,4 @@ class VerifyOutcome:
     ok: bool
     problems: tuple[str, ...]
     residual: tuple[Finding, ...]
+    frames_checked: int = 0  # output frames re-read

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .detect.pixels import PixelDetector
+from .errors import PhiGuardError
 from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
 from .ocr import OcrEngine, ReadSettings, read_frame, read_regions
 from .policy import Policy
@@ -34,13 +35,23 @@ class VerifyEngines:
 
 
 def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metadata: MetadataStep, masks: list[Box],
-                  policy: Policy, engines: VerifyEngines, detector: PixelDetector) -> VerifyOutcome:
-    """Check ``encoded`` with the adapter that wrote it, then re-read and re-detect its frames."""
+                  policy: Policy, engines: VerifyEngines, detector: PixelDetector,
+                  finding_frames: frozenset[int] = frozenset()) -> VerifyOutcome:
+    """Check ``encoded`` with the adapter that wrote it, then re-read and re-detect its
+    frames: all it gives, or of a long output its sample and every frame in which
+    screening found an identifier (``finding_frames``)."""
     check = writer.check_output(encoded, doc, metadata, masks, policy)
     residual: list[Finding] = []
-    for i, pixels in check.frames:
-        residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms)
-    return VerifyOutcome(not check.problems and not residual, check.problems, tuple(residual))
+    problems = list(check.problems)
+    checked = 0
+    try:
+        for i, pixels in check.frames:
+            if check.sample is None or i in check.sample or i in finding_frames:
+                residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms)
+                checked += 1
+    except PhiGuardError as exc:  # an output frame that does not decode: nothing is written
+        problems.append(f"the output failed its check while decoding: {exc}")
+    return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual), checked)
 
 
 def residual_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines,
@@ -88,6 +99,7 @@ class VerificationLog:
     mask_recheck_engines: list[str]
     rounds: int = 0
     passed: bool = False
+    frames_checked: int = 0
     problems: list[str] = field(default_factory=list)
     residual_kinds: list[str] = field(default_factory=list)
 
@@ -95,6 +107,7 @@ class VerificationLog:
         """Count one verification round and what it found."""
         self.rounds += 1
         self.passed = outcome.ok
+        self.frames_checked = outcome.frames_checked
         if outcome.problems:
             self.problems = list(outcome.problems)
         elif outcome.residual:
@@ -103,7 +116,7 @@ class VerificationLog:
     def as_dict(self) -> dict[str, Any]:
         """The report's ``verification`` section."""
         out: dict[str, Any] = {"engines": self.engines, "mask_recheck_engines": self.mask_recheck_engines,
-                               "rounds": self.rounds, "passed": self.passed}
+                               "rounds": self.rounds, "passed": self.passed, "frames_checked": self.frames_checked}
         if self.problems:
             out["problems"] = self.problems
         if self.residual_kinds:

@@ -12,7 +12,10 @@ from .errors import UsageError
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "JPEG": (".jpg", ".jpeg", ".jpe"), "PNG": (".png",), "TIFF": (".tif", ".tiff"), "WEBP": (".webp",),
     "BMP": (".bmp",), "GIF": (".gif",), "HEIF": (".heic", ".heif"), "AVIF": (".avif",), "DICOM": (".dcm",),
+    "MPO": (".mpo",), "MP4": (".mp4", ".m4v"), "WEBM": (".webm",),
 }
+# Input video containers (read, and written again as MP4 or WebM).
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
 # Image extensions (a DICOM file's .dcm aside), for naming outputs after their input.
 EXTENSION_FORMATS = {ext: fmt for fmt, exts in FORMAT_EXTENSIONS.items() if fmt != "DICOM" for ext in exts}
 
@@ -24,7 +27,7 @@ def format_for_path(path: str | Path) -> str:
     for fmt, exts in FORMAT_EXTENSIONS.items():
         if ext in exts:
             return fmt
-    raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp or .heic")
+    raise UsageError(f"cannot write '{ext or 'no extension'}': use .dcm, .jpg, .png, .tif, .webp, .bmp, .heic, .gif, .mp4 or .webm")
 
 
 def default_extension(fmt: str) -> str:

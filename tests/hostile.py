@@ -79,12 +79,12 @@ def load_stage(data: bytes, name: str = "<fuzz>"):  # noqa: ANN201 - a Document
     """Every stage that parses the input's bytes before OCR: sniff, decode, and the
     metadata stage (photo container inventory, or the DICOM header's de-identification
     on a copy). Raises only phi_guard's typed errors if the loaders keep their promise."""
-    from phi_guard.formats import adapter_for
-    from phi_guard.load import load_document
+    from phi_guard.load import input_adapter
 
     policy = _policy()
-    doc = load_document(data, policy, name)
-    adapter_for(doc.format).strip_metadata(doc, policy, lambda text, terms: [])
+    adapter = input_adapter(data, name)
+    doc = adapter.open(data, name, policy)
+    adapter.strip_metadata(doc, policy, lambda text, terms: [])
     return doc
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from phi_guard.formats import animated
 from phi_guard.formats.sniff import sniff_format
 from phi_guard.formats.photo.metadata import inventory_container
 from phi_guard.types import Verdict
@@ -20,7 +21,8 @@ CASES = {
     "photos/hopper.tif": ({"TIFF"}, [b"hopper"]),
     "photos/01.tif": ({"TIFF"}, [b"CASIO", b"QV-R51"]),
     "photos/tool1.webp": ({"EXIF"}, [b"EXIF", b"XMP "]),
-    "photos/frozenpond.mpo": ({"MPO", "MakerNote"}, [b"MPF\x00", b"Exif\x00\x00"]),
+    # Every image of an MPO is kept (issue 12): its MP index stays, holding structure only.
+    "photos/frozenpond.mpo": ({"MPO", "MakerNote"}, [b"Exif\x00\x00"]),
 }
 
 
@@ -37,18 +39,24 @@ def test_every_carrier_is_removed(screener, name):
     assert out is not None
     for needle in forbidden:
         assert needle not in out, f"{needle!r} survived in the output of {name}"
-    leftovers = [m for m in inventory_container(out, sniff_format(out)) if m.phi_risk]
-    assert leftovers == []
+    if result.output_format == "MPO":
+        assert animated.check_output(out, "MPO") == []  # an allow-list walk of every image's segments
+    else:
+        assert [m for m in inventory_container(out, sniff_format(out)) if m.phi_risk] == []
     # the report lists what was removed, with values masked
     assert result.report["metadata"], "report lists no metadata"
     assert all(m["action"] in ("removed", "converted") for m in result.report["metadata"])
 
 
-def test_mpo_secondary_image_dropped(screener):
+def test_mpo_every_image_kept_without_its_exif(screener):
     data = (DATA / "photos/frozenpond.mpo").read_bytes()
-    out = screener.screen(data).safe_bytes
-    # exactly one JPEG image in the output: no second SOI, no MPF index
-    assert out.count(b"\xff\xd8\xff") == 1
+    result = screener.screen(data)
+    out = result.safe_bytes
+    # every image of the input, each a fresh JPEG (a JPEG's scan data escapes 0xFF, so
+    # each SOI counted is an image), and none with an EXIF segment
+    assert result.output_format == "MPO"
+    assert out.count(b"\xff\xd8\xff") == result.report["input"]["frames_in_file"] == 2
+    assert b"Exif\x00\x00" not in out
 
 
 def test_sample_phone_photo_gps_thumbnail_comment_xmp(screener, samples):

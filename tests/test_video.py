@@ -59,15 +59,20 @@ def make_clip(fmt: str = "mp4", codec: str = "libx264", n: int = 30, size: tuple
     for packet in stream.encode():
         out.mux(packet)
     if sound is not None:
-        tone = (0.2 * np.sin(np.arange(44100) * 2 * np.pi * 440 / 44100)).astype(np.float32)[None, :]
-        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 44100, 0
-        for packet in sound.encode(frame):
-            out.mux(packet)
-        for packet in sound.encode():
-            out.mux(packet)
+        mux_tone(out, sound, 44100)
     out.close()
     return buf.getvalue()
+
+
+def mux_tone(out: av.container.OutputContainer, sound: av.audio.stream.AudioStream, samples: int) -> None:
+    """A 440 Hz tone (mono, 44.1 kHz) into ``sound``."""
+    tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 44100)).astype(np.float32)[None, :]
+    frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+    frame.sample_rate, frame.pts = 44100, 0
+    for packet in sound.encode(frame):
+        out.mux(packet)
+    for packet in sound.encode():
+        out.mux(packet)
 
 
 def add_udta_xyz(data: bytes, iso6709: str) -> bytes:

@@ -25,14 +25,14 @@ class PixelDetector(Protocol):
         ...
 
 
-def find_in_readings(detector: PixelDetector, renderings: Sequence[Rendering], readings: Sequence[OcrReading],
+def find_in_readings(detector: PixelDetector, readings: Sequence[tuple[Rendering, OcrReading]],
                      policy: Policy, header_terms: tuple[str, ...]) -> tuple[list[Finding], list[Finding]]:
     """Detect identifiers in each rendering's reading. Returns the findings in the frames'
     pixels (the same text at the same place in many frames merged into one: its masks
     apply to every frame anyway) and those in planes drawn over them (DICOM overlays)."""
     pixels: list[Finding] = []
     planes: list[Finding] = []
-    for rendering, reading in zip(renderings, readings):
+    for rendering, reading in readings:
         found = detector.detect(reading, policy, header_terms, frame=rendering.frame)
         if rendering.where is Where.PIXELS:
             pixels += found

@@ -1,5 +1,5 @@
 """What every format adapter takes and gives: the one interface between the pipeline
-and a container family (photo, DICOM; video and animated images next).
+and a container family (photo, DICOM, animated images, video).
 
 The pipeline never asks which format it holds: it opens a :class:`Document` with the
 input's adapter, checks the requested output format with it before any OCR, reads
@@ -30,7 +30,13 @@ class Document:
     the image is displayed (EXIF orientation applied, alpha flattened, ICC
     converted to sRGB when the policy says so). These are the pixels that are
     screened and written; nothing else of the input reaches the output.
-    ``renderings`` are what the OCR engines read (each names the frame it shows).
+    ``renderings`` are what the OCR engines read (each names the frame it shows, and
+    the regions of it that changed when not all of it needs reading): a tuple, or for
+    a clip too long to hold (video) an iterable that decodes frame by frame, read once.
+    A streamed format keeps only its first frame in ``frames`` (size and overlays are
+    known from it) and decodes the rest again when it encodes. ``state`` is the
+    adapter's own description of the input (an animation's timing, a video's probe),
+    handed back to it when it writes.
     """
 
     data: bytes = field(repr=False)
@@ -40,7 +46,8 @@ class Document:
     source_name: str = ""  # file name only, for messages (never a full path in reports)
     notes: tuple[str, ...] = ()  # what loading changed (orientation applied, frames dropped, ...)
     frame_count_in_file: int = 1
-    renderings: tuple[Rendering, ...] = field(default=(), repr=False)
+    renderings: Iterable[Rendering] = field(default=(), repr=False)
+    state: object = field(default=None, repr=False)
 
     @property
     def has_pixels(self) -> bool:
@@ -97,16 +104,25 @@ class Encoded:
 @dataclass(frozen=True)
 class OutputCheck:
     """An adapter's check of an encoded output: container ``problems`` (each one
-    blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read."""
+    blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read:
+    a tuple, or an iterable decoding a long output frame by frame. With ``sample``,
+    only those frames (and frames where screening found something) are re-read of
+    the ones given; the rest are decoded (a damaged frame still fails) but not read."""
 
     problems: tuple[str, ...] = ()
-    frames: tuple[tuple[int, Pixels], ...] = ()
+    frames: Iterable[tuple[int, Pixels]] = ()
+    sample: frozenset[int] | None = None
 
 
 class FormatAdapter(Protocol):
     """One container family: opens its inputs, strips their metadata, writes and checks outputs."""
 
     formats: tuple[str, ...]  # the format names it opens (as sniffed) and writes
+
+    def accepts(self, data: bytes, fmt: str) -> bool:
+        """True when this adapter opens ``data`` sniffed as ``fmt`` (several adapters may
+        know one format name: an animated GIF is not opened as a still one)."""
+        ...
 
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
         """Decode ``data``; raises an InputError subclass for what cannot be screened."""

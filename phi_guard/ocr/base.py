@@ -30,6 +30,10 @@ class ReadSettings:
 
 
 SCREEN_SETTINGS = ReadSettings()  # the screening pass: each engine's own defaults
+# Changed regions of later frames (a clip, an animation): crops read at their own
+# scale (RapidOCR detecting at no more than 960 px), not blown up to 736 px on the
+# short side as a whole frame is: a 200 px crop costs a fraction of a frame.
+REGION_SETTINGS = ReadSettings(det_max_side=960)
 
 
 @runtime_checkable

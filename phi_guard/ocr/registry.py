@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -86,9 +87,19 @@ def read_frame(
     return total
 
 
-def read_renderings(engines: list[OcrEngine], renderings: tuple[Rendering, ...], tile_size: int = 1600,
-                    tile_overlap: int = 96) -> list[OcrReading]:
+def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], tile_size: int = 1600,
+                    tile_overlap: int = 96, region_engines: list[OcrEngine] | None = None) -> list[tuple[Rendering, OcrReading]]:
     """Read each rendering (with every engine, or the first one only where the rendering
-    says so); returns one reading per rendering, in order."""
-    return [read_frame(engines if r.all_engines else engines[:1], r.pixels, r.frame, tile_size, tile_overlap)
-            for r in renderings]
+    says so; only its changed regions where it names them). Returns (rendering, reading)
+    pairs in order, the renderings without their pixels: ``renderings`` may be a stream
+    of a clip's frames, decoded one at a time, and none of them is kept. Changed regions
+    are read by ``region_engines`` when given (set up for crops, :data:`REGION_SETTINGS`)."""
+    out = []
+    for r in renderings:
+        chosen = engines if r.all_engines else engines[:1]
+        if r.regions is None:
+            reading = read_frame(chosen, r.pixels, r.frame, tile_size, tile_overlap)
+        else:
+            reading = read_regions(region_engines or chosen, r.pixels, list(r.regions), r.frame)
+        out.append((r.without_pixels(), reading))
+    return out

@@ -41,7 +41,8 @@ from ..write import default_extension
 from .pool import ScreeningPool, b64
 
 _MEDIA = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "WEBP": "image/webp", "BMP": "image/bmp",
-          "GIF": "image/gif", "HEIF": "image/heif", "AVIF": "image/avif", "DICOM": "application/dicom"}
+          "GIF": "image/gif", "HEIF": "image/heif", "AVIF": "image/avif", "DICOM": "application/dicom",
+          "MPO": "image/jpeg", "MP4": "video/mp4", "WEBM": "video/webm"}
 _OUTPUTS = {"same": None, "png": "PNG", "jpg": "JPEG", "dcm": "DICOM"}
 
 
@@ -248,7 +249,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
     @app.post("/v1/screen", tags=["screening"], dependencies=[Depends(require_key)])
     async def screen(
         request: Request,
-        file: UploadFile = File(..., description="the image: DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF"),
+        file: UploadFile = File(..., description="the image or clip: DICOM, JPEG, PNG, TIFF, WebP, BMP, GIF, HEIC/HEIF, AVIF, MP4/MOV, WebM, AVI"),
         style: str | None = Form(None, description="redaction style: fill, blur or pixelate (default from the policy)"),
         output: str = Form("same", description="output format: same, png, jpg or dcm"),
         include_image: bool = Form(True, description="put the safe image in the response as base64"),

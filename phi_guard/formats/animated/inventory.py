@@ -75,7 +75,7 @@ def _tiff_later_pages(data: bytes) -> list[MetadataItem]:
         with Image.open(io.BytesIO(data)) as im:
             for page in range(1, int(getattr(im, "n_frames", 1) or 1)):
                 im.seek(page)
-                for tag, value in dict(im.tag_v2).items():
+                for tag, value in dict(getattr(im, "tag_v2", {})).items():  # TIFF pages only
                     name = f"page {page + 1}: " + ExifTags.TAGS.get(tag, f"0x{tag:04x}")
                     items.append(_item("TIFF", name, value, risk=tag not in STRUCTURAL_TIFF_TAGS))
     except Exception:  # noqa: BLE001 - a page that cannot be listed is reported, decoding decides

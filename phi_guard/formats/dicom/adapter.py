@@ -79,6 +79,10 @@ class DicomAdapter:
 
     formats: tuple[str, ...] = ("DICOM",)
 
+    def accepts(self, data: bytes, fmt: str) -> bool:
+        """Every DICOM file (single- and multi-frame)."""
+        return True
+
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
         """Parse the file and render its frames and overlays; raises an InputError subclass."""
         return load_dicom(data, policy, name)

@@ -26,6 +26,10 @@ class PhotoAdapter:
 
     formats: tuple[str, ...] = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP", "GIF", "HEIF", "AVIF")
 
+    def accepts(self, data: bytes, fmt: str) -> bool:
+        """Every still photo (multi-frame ones go to the animated adapter, asked first)."""
+        return True
+
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
         """Decode the first frame as displayed; raises an InputError subclass."""
         return load_photo(data, policy, name)

@@ -68,11 +68,11 @@ def header_time(box: Box) -> int:
     if box.type not in _HEADERS_WITH_TIMES or len(box.payload) < 12:
         return 0
     if box.payload[0] == 1:
-        return struct.unpack(">Q", box.payload[4:12])[0]
-    return struct.unpack(">I", box.payload[4:8])[0]
+        return int(struct.unpack(">Q", box.payload[4:12])[0])
+    return int(struct.unpack(">I", box.payload[4:8])[0])
 
 
-def metadata_boxes(data: bytes) -> Iterator[tuple[str, str, bytes]]:
+def metadata_boxes(data: bytes) -> Iterator[tuple[str, str, str | bytes]]:
     """(carrier, key, value) for each descriptive box: udta children, ilst entries
     (named through the ``keys`` box when there is one), uuid boxes, header times."""
     keys: list[str] = []
@@ -88,7 +88,7 @@ def metadata_boxes(data: bytes) -> Iterator[tuple[str, str, bytes]]:
             yield kind, "uuid box " + box.payload[:16].hex(), box.payload[16:]
         elif parent == b"ilst":
             index = struct.unpack(">I", box.type)[0]
-            name = keys[index - 1] if keys and 0 < index <= len(keys) else box.type.decode("latin-1")
+            name: str = keys[index - 1] if keys and 0 < index <= len(keys) else box.type.decode("latin-1")
             yield _carrier(name), name, _text_or_bytes(_ilst_value(box.payload))
         elif parent == b"udta" and box.type != b"meta":
             name = box.type.decode("latin-1")

@@ -7,7 +7,7 @@ file) raises DecodeError, because a frame that is not read cannot be screened.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import av
 import numpy as np
@@ -17,12 +17,13 @@ from .model import DecodedFrame, VideoInfo, VideoLimits
 from .probe import _reason, open_container, probe
 
 
-def iter_frames(data: bytes, info: VideoInfo | None = None, limits: VideoLimits = VideoLimits(),
-                name: str = "<bytes>", threads: int = 1) -> Iterator[DecodedFrame]:
+def iter_frames(data: bytes, info: VideoInfo | None = None, limits: VideoLimits | None = None,
+                name: str = "<bytes>", threads: int = 1) -> Generator[DecodedFrame, None, None]:
     """(index, pts, pixels) for every frame in presentation order.
 
     ``threads`` > 1 lets FFmpeg decode on several cores (1 keeps to the one core a
     batch worker has). pts start at 0 and strictly increase, in ``info.time_base``."""
+    limits = limits or VideoLimits()
     info = info or probe(data, limits, name)
     with open_container(data, name) as container:
         stream = container.streams.video[0]
@@ -60,7 +61,7 @@ def _pts(frame: av.VideoFrame, index: int, info: VideoInfo) -> int:
 
 
 def _display_pixels(frame: av.VideoFrame, rotation: int) -> np.ndarray:
-    pixels = frame.to_ndarray(format="rgb24")
+    pixels: np.ndarray = frame.to_ndarray(format="rgb24")
     if rotation:
         pixels = np.ascontiguousarray(np.rot90(pixels, k=rotation // 90))
     return pixels

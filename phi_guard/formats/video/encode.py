@@ -15,9 +15,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
+from av.audio.frame import AudioFrame
+from av.audio.stream import AudioStream
+from av.bitstream import BitStreamFilterContext
+from av.container import OutputContainer
+from av.packet import Packet
+from av.video.stream import VideoStream
 
 from ...errors import OutputError
 from .boxes import OUTPUT_BOXES, faststart, header_time, walk_boxes
@@ -79,7 +86,7 @@ def encode(frames: Iterable[DecodedFrame], info: VideoInfo, keep_audio: bool = F
     return faststart(buf.getvalue()) if kind == "MP4" else buf.getvalue()
 
 
-def _video_stream(out, info: VideoInfo, kind: str, threads: int, overrides: dict[str, str]):  # noqa: ANN001, ANN202
+def _video_stream(out: OutputContainer, info: VideoInfo, kind: str, threads: int, overrides: dict[str, str]) -> VideoStream:
     width, height = output_size(info)
     rate = info.fps if info.fps else Fraction(30)
     if kind == "MP4":
@@ -103,13 +110,13 @@ def _even(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def _mux(out, packets, sei_filter) -> None:  # noqa: ANN001 - PyAV types
+def _mux(out: OutputContainer, packets: Iterable[Packet[Any]], sei_filter: BitStreamFilterContext | None) -> None:
     for packet in packets:
         for filtered in sei_filter.filter(packet) if sei_filter is not None else (packet,):
             out.mux(filtered)
 
 
-def _audio_stream(out, source: bytes, kind: str):  # noqa: ANN001, ANN202 - PyAV types
+def _audio_stream(out: OutputContainer, source: bytes, kind: str) -> AudioStream:
     """The output's audio stream (AAC / Opus), added before anything is written."""
     with open_container(source, "source") as container:
         layout = container.streams.audio[0].layout
@@ -119,13 +126,13 @@ def _audio_stream(out, source: bytes, kind: str):  # noqa: ANN001, ANN202 - PyAV
     return audio
 
 
-def _encode_audio(out, audio, source: bytes) -> None:  # noqa: ANN001 - PyAV types
+def _encode_audio(out: OutputContainer, audio: AudioStream, source: bytes) -> None:
     """Decode the first audio stream of ``source`` and encode it afresh."""
     rate = audio.rate
     resampler = av.AudioResampler(format=audio.format.name, layout=audio.layout.name, rate=rate)
     samples = 0
 
-    def timed(frames: list) -> list:
+    def timed(frames: list[AudioFrame]) -> list[AudioFrame]:
         nonlocal samples
         for frame in frames:
             frame.pts, frame.time_base = samples, Fraction(1, rate)

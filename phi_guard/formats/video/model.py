@@ -52,6 +52,7 @@ class VideoInfo:
 
 
 class DecodedFrame(NamedTuple):
-    index: int  # 0-based position in presentation order
+    # The field shadows tuple.index (a method); callers read frame.index as the position.
+    index: int  # type: ignore[assignment]  # 0-based position in presentation order
     pts: int  # presentation time in VideoInfo.time_base units, from 0
     pixels: np.ndarray  # (H, W, 3) uint8 RGB as displayed

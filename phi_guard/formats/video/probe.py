@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 import av
+from av.container import InputContainer
+from av.video.stream import VideoStream
 
 from ...errors import DecodeError, MediaLimitError, UnsupportedFormatError
 from ...mask import mask_value
@@ -51,7 +53,9 @@ def _reason(exc: BaseException) -> str:
     return str(text).splitlines()[0][:100]
 
 
-def probe(data: bytes, limits: VideoLimits = VideoLimits(), name: str = "<bytes>") -> VideoInfo:
+def probe(data: bytes, limits: VideoLimits | None = None, name: str = "<bytes>") -> VideoInfo:
+    """Describe the video in ``data`` and check it against ``limits`` (the defaults when None)."""
+    limits = limits or VideoLimits()
     kind = sniff_video(data)
     if kind is None:
         raise UnsupportedFormatError(f"{name}: not a supported video (expected MP4, MOV, WebM or AVI)")
@@ -64,7 +68,7 @@ def probe(data: bytes, limits: VideoLimits = VideoLimits(), name: str = "<bytes>
     return info
 
 
-def _describe(container, stream, kind: str, data: bytes, name: str) -> VideoInfo:  # noqa: ANN001 - PyAV types
+def _describe(container: InputContainer, stream: VideoStream, kind: str, data: bytes, name: str) -> VideoInfo:
     codec = stream.codec_context.name
     first = _first_frame(container, stream, name)
     rotation = int(round(first.rotation / 90)) * 90 if first.rotation else 0
@@ -94,7 +98,7 @@ def _describe(container, stream, kind: str, data: bytes, name: str) -> VideoInfo
     )
 
 
-def _first_frame(container, stream, name: str):  # noqa: ANN001, ANN202 - PyAV types
+def _first_frame(container: InputContainer, stream: VideoStream, name: str) -> av.VideoFrame:
     try:
         for frame in container.decode(stream):
             return frame
@@ -113,7 +117,7 @@ def check_limits(info: VideoInfo, limits: VideoLimits, name: str) -> None:
             f"{name}: frames are {info.width}x{info.height}, over the {limits.max_width}x{limits.max_height} limit")
 
 
-def inventory(container, kind: str, data: bytes) -> list[MetadataItem]:  # noqa: ANN001 - PyAV container
+def inventory(container: InputContainer, kind: str, data: bytes) -> list[MetadataItem]:
     """Container tags, stream tags, attached pictures and descriptive MP4 boxes (values masked).
 
     For MP4/MOV the boxes themselves are listed (every udta, keys/ilst and uuid entry,

@@ -107,6 +107,8 @@ async function show(data) {
   safeFile = null;
   const safe = data.image_url && data.verdict !== "BLOCKED";
   $("share-row").hidden = $("download-row").hidden = true;
+  $("video-fig").hidden = true;
+  $("video").removeAttribute("src");
   if (safe) {
     // Fetched now, not on the tap: a share must start right after the tap.
     const r = await fetch(here("." + data.image_url), { headers: headers() });
@@ -115,6 +117,11 @@ async function show(data) {
       const a = $("download");
       a.href = blobUrl(safeFile);
       a.setAttribute("download", safeFile.name);
+      if (safeFile.type.startsWith("video/")) {
+        // A clip plays here as it will be shared: the safe copy itself, not a still.
+        $("video").src = a.href;
+        $("video-fig").hidden = false;
+      }
       // No share sheet (a computer): the download alone.
       $("share-row").hidden = !navigator.share;
       $("download-row").hidden = false;
