@@ -53,10 +53,24 @@ def output_path(out_dir: str, rel: str, fmt: str) -> Path:
 
 
 def _named_like_an_image(rel: str) -> bool:
-    """A file whose name says image but whose content is not one is a failed image."""
-    from ..write import EXTENSION_FORMATS
+    """A file whose name says image (or video) but whose content is not one is a failed image."""
+    from ..write import EXTENSION_FORMATS, VIDEO_EXTENSIONS
 
-    return Path(rel).suffix.lower() in set(EXTENSION_FORMATS) | {".dcm", ".dicom", ".mpo", ".jp2", ".j2k"}
+    return Path(rel).suffix.lower() in set(EXTENSION_FORMATS) | set(VIDEO_EXTENSIONS) | {".dcm", ".dicom", ".mpo", ".jp2", ".j2k"}
+
+
+def _sniffed(head: bytes) -> str | None:
+    """The format of a file by its first bytes: an image's, or a video container's."""
+    from ..formats.video.sniff import sniff_video
+    from ..load import sniff_format
+
+    return sniff_format(head) or sniff_video(head)
+
+
+def _written_as(fmt: str) -> str:
+    """The format an input of ``fmt`` is written as when nothing else is asked (a clip
+    becomes an MP4; a WebM clip stays WebM)."""
+    return "MP4" if fmt in ("MOV", "AVI", "MKV") else fmt
 
 
 def _max_bytes(policy_table: dict[str, Any]) -> int:
@@ -106,7 +120,6 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
 def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) -> dict[str, Any]:
     from ..errors import PhiGuardError
     from ..inputs import read_regular_file
-    from ..load import sniff_format
     from ..timelimit import time_limit
     from ..write import atomic_write
 
@@ -114,7 +127,7 @@ def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any])
     record: dict[str, Any] = {"rel": rel}
     try:
         head = read_regular_file(src, 0, head=4096)
-        if sniff_format(head) is None and not _named_like_an_image(rel):
+        if _sniffed(head) is None and not _named_like_an_image(rel):
             # A README, a licence, a JSON sidecar: not an image, so not a failure (and
             # never copied: only screened images reach the output folder).
             return {**record, "verdict": "SKIPPED", "reason": "not an image (not copied)", "seconds": 0.0}
@@ -128,7 +141,7 @@ def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any])
         with time_limit(policy.limits.max_seconds_per_image):
             result = screener.screen(data, policy=policy, name=Path(rel).name)
     except PhiGuardError as exc:
-        fmt = sniff_format(data[:4096])
+        fmt = _sniffed(data[:4096])
         if fmt:  # this input's output from an earlier run is not its result now
             _remove_stale(output_path(out_dir, rel, fmt), record)
         return {**record, "verdict": "ERROR", "error": str(exc), "error_code": exc.code,
@@ -141,7 +154,7 @@ def _screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any])
         report["output"]["path"] = out.relative_to(out_dir).as_posix()
         record["output"] = report["output"]["path"]
     else:
-        _remove_stale(output_path(out_dir, rel, report["input"]["format"]), record)
+        _remove_stale(output_path(out_dir, rel, _written_as(report["input"]["format"])), record)
     record.update(verdict=report["verdict"], format=report["input"]["format"], seconds=round(time.perf_counter() - t0, 3),
                   report=report)
     return record
