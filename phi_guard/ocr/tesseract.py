@@ -42,7 +42,7 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5,
-                 share_api_with: TesseractEngine | None = None) -> None:
+                 share_api_with: TesseractEngine | None = None, report_unreadable: bool = True) -> None:
         try:
             import tesserocr
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -51,6 +51,7 @@ class TesseractEngine:
         self._api: Any
         self.passes = passes
         self.min_confidence = min_confidence
+        self.report_unreadable = report_unreadable
         self.noise_confidence = 0.4
         self.min_text_height = 7  # px in the original image; smaller is not legible text
         if share_api_with is not None:
@@ -83,17 +84,17 @@ class TesseractEngine:
             if it is None:
                 continue
             for line_no, line in enumerate(self._lines(it, scale)):
-                has_text = any(conf >= self.min_confidence for _t, conf, _b in line)
+                read = [b for _t, conf, b in line if conf >= self.min_confidence]
                 for text, conf, box in line:
                     if box[3] - box[1] < self.min_text_height:
                         continue
                     unsure = conf < self.min_confidence and sum(c.isalnum() for c in text) >= 2
                     if conf >= self.noise_confidence:
                         words.append(Word(text=text, confidence=conf, box=box, engine=engine, line=f"{engine}:{tag}:{line_no}"))
-                    # Text seen but not read: an unsure word on a line Tesseract read in part
-                    # (what it read proves the line is text; unsure words on lines with
-                    # nothing read are mostly anatomy texture). Masked unless another engine read it.
-                    if unsure and has_text:
+                    # Text seen but not read: an unsure word in the row of words Tesseract read
+                    # on the same line (what it read proves the row is text; unsure words
+                    # elsewhere are mostly anatomy texture). Masked unless another engine read it.
+                    if self.report_unreadable and unsure and any(_same_row(box, b) for b in read):
                         unreadable.append(TextRegion(box=box, confidence=conf, engine=engine))
             api.Clear()
         return OcrReading(tuple(words), tuple(unreadable))
@@ -117,3 +118,7 @@ class TesseractEngine:
             lines[-1].append((text, conf, (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))))
         return lines
 
+
+def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two word boxes on one text row: they overlap by at least half the smaller height."""
+    return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
