@@ -66,6 +66,39 @@ def gazetteers() -> dict[str, tuple[frozenset[str], frozenset[str], float]]:
             "census_plus_world": (census.first | world.first, census.last | world.last, census_s + world_s)}
 
 
+def detector_hits(lists: dict[str, list[str]], pairs: int = 400) -> dict:
+    """What phi_guard's detector (names counted only where a name's shape is) masks: each
+    kept word alone on a line, and random pairs of them alone on a line (the shape of an
+    unlabelled name: the hardest case for markers such as ``LEFT HAND`` or ``DOPPLER GAIN``)."""
+    import random
+
+    from phi_guard import Policy
+    from phi_guard.detect import Detector
+    from phi_guard.ocr.base import OcrReading
+    from phi_guard.types import Word
+
+    detector, policy = Detector(), Policy.default()
+
+    def flagged(line: str) -> bool:
+        words, x = [], 0
+        for t in line.split():
+            words.append(Word(t, 0.95, (x, 0, x + 10 * len(t), 20), "fp", "fp:0"))
+            x += 10 * len(t) + 10
+        return bool(detector.detect(OcrReading(tuple(words)), policy))
+
+    rng = random.Random(10)
+    out: dict = {}
+    for lname, words in lists.items():
+        alone = sorted(w for w in words if flagged(w))
+        cands = [f"{rng.choice(words)} {rng.choice(words)}" for _ in range(pairs)]
+        pair_hits = sorted({c for c in cands if flagged(c)})
+        title_hits = sorted({c.title() for c in cands if flagged(c.title())})
+        out[lname] = {"words": len(words), "alone_flagged": len(alone), "alone_hits": alone,
+                      "pairs": len(cands), "pairs_flagged_upper": len(pair_hits), "pairs_flagged_title": len(title_hits),
+                      "pair_hits": pair_hits[:40], "title_hits": title_hits[:40]}
+    return out
+
+
 def main() -> None:
     lists = word_lists()
     summary: dict = {}
@@ -75,6 +108,7 @@ def main() -> None:
             hits = sorted(w for w in words if w in first or w in last)
             entry[lname] = {"words": len(words), "flagged": len(hits), "rate": round(len(hits) / len(words), 3), "hits": hits}
         summary[gname] = entry
+    summary["phi_guard_detector"] = detector_hits(lists)
     print(json.dumps(summary, indent=1))
 
 

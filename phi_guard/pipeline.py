@@ -32,7 +32,7 @@ from .formats.base import digest
 from .load import input_adapter, read_input
 from .ocr import REGION_SETTINGS, SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
-from .redact import pad_boxes
+from .redact import fit_masks
 from .report import build_report
 from .timing import Stopwatch
 from .types import Decision, Finding, MetadataItem, Verdict, VerifyOutcome, Where
@@ -278,8 +278,9 @@ class Screener:
         encoded: Encoded | None = None
         outcome: VerifyOutcome | None = None
         while True:
-            # 5. decide (a fixed overlay position found in one frame is masked in all)
-            masks = pad_boxes([b for f in pixel_findings for b in f.boxes], doc.width, doc.height, policy.redact)
+            # 5. decide (a fixed overlay position found in one frame is masked in all; masks
+            #    follow the glyphs' ink, so the next line's markers stay readable)
+            masks = fit_masks(pixel_findings, doc.renderings, doc.width, doc.height, policy.redact)
             decision = decide(pixel_findings, metadata.items, masks, doc.width, doc.height, policy,
                               overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds)
             if decision.verdict is Verdict.BLOCKED or (outcome is not None and outcome.ok):

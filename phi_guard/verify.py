@@ -23,7 +23,7 @@ from .types import Box, Finding, VerifyOutcome
 # 960 px, and Tesseract reads plain grey made dark-on-light (unlike its screening
 # passes), still trying each unsure line inverted: a dark x-ray can carry a white
 # label with black text, which the global inversion turns light-on-dark.
-VERIFY_SETTINGS = ReadSettings(det_max_side=960, tesseract_passes=("gray-dark-text",))
+VERIFY_SETTINGS = ReadSettings(det_max_side=960, tesseract_passes=("gray-dark-text",), tesseract_unreadable=False)
 
 
 @dataclass(frozen=True)

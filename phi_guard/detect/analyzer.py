@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from ..mask import mask_value
-from ..ocr.base import OcrReading
+from ..ocr.base import READ_COVERAGE, OcrReading, read_fraction
 from ..policy import Policy
-from ..types import Box, Finding, Where, Word, coverage
+from ..types import Box, Finding, Where, Word
 from .merge import merge_findings
 from .names import load_gazetteer
 from .recognizers import (
@@ -36,6 +36,7 @@ from .recognizers import (
     IdentifierRecognizer,
     LabelledFieldRecognizer,
     MedicalDateRecognizer,
+    OrganisationNameRecognizer,
     TermListRecognizer,
 )
 
@@ -197,11 +198,13 @@ class Detector:
         return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
 
     def _policy_recognizers(self, policy: Policy) -> tuple[EntityRecognizer, ...]:
-        """Name recognizers that must not treat the policy's allowed words as names."""
+        """Name and institution recognizers that must not treat the policy's allowed words
+        alone as names (the census and world name lists load here, in the background loader)."""
         key = policy.detect.allow_words
         recs = self._gazetteer_cache.get(key)
         if recs is None:
-            recs = (GazetteerNameRecognizer(stop_words=key), DicomStyleNameRecognizer(stop_words=key))
+            recs = (GazetteerNameRecognizer(stop_words=key), DicomStyleNameRecognizer(stop_words=key),
+                    OrganisationNameRecognizer(stop_words=key))
             self._gazetteer_cache[key] = recs
         return recs
 
@@ -273,14 +276,15 @@ class Detector:
             rule = meta.get(RULE_KEY) or meta.get("recognizer_name", "presidio")
             if rule == "SpacyRecognizer" and r.entity_type in ("PERSON", "LOCATION") and not self._plausible_ner_name(value):
                 continue
+            whole = _masked_whole(kind, rule)
             for ln in by_text[text]:
-                boxes = []
-                for word, span in zip(ln.words, ln.spans):
-                    if span[1] <= s or span[0] >= e:
-                        continue
-                    if policy.is_allowed_word(word.text):
-                        continue  # a clinical marker inside a match stays readable
-                    boxes.append(_sub_box(word, span, s, e))
+                covered = [(word, span) for word, span in zip(ln.words, ln.spans) if not (span[1] <= s or span[0] >= e)]
+                # A marker on the allow list stays readable only where it stands on its own:
+                # inside a name, a labelled value or a header term (JOHN HEAD, HAND, MARY)
+                # it is part of the identifier. A match made of markers only is no identifier.
+                markers_only = all(policy.is_allowed_word(w.text) for w, _ in covered)
+                boxes = [_sub_box(word, span, s, e) for word, span in covered
+                         if not (policy.is_allowed_word(word.text) and (markers_only or not whole))]
                 if boxes:
                     out.append(
                         Finding(kind=kind, masked_value=mask_value(value), boxes=tuple(boxes), score=round(float(r.score), 3),
@@ -322,24 +326,36 @@ class Detector:
         return out
 
     def _unreadable(self, reading: OcrReading, policy: Policy, frame: int) -> list[Finding]:
-        """Text a detector found but no engine read with confidence: unknown, not clean."""
+        """Text a detector found but no engine read with confidence: unknown, not clean.
+        A region counts as read only when confident words (of any engine) cover most of
+        it, not when one confident word lies inside it; regions of any height count."""
         confident = [w.box for w in reading.words if w.confidence >= policy.ocr.min_confidence]
         out = []
         for region in reading.unreadable:
-            if not _line_shaped(region.box):
-                continue  # the detector's low-score blobs on photos (petals, anatomy) are not text lines
-            read_by_someone = sum(coverage(b, region.box) for b in confident)
-            if read_by_someone >= 0.5:
+            if not _big_enough(region.box):
+                continue
+            if read_fraction(region.box, confident) >= READ_COVERAGE:
                 continue
             out.append(Finding("UNREADABLE_TEXT", "<unreadable>", (region.box,), round(1 - region.confidence, 3),
                                f"ocr:{region.engine}:low-confidence", Where.PIXELS, frame))
         return out
 
 
-def _line_shaped(box: Box) -> bool:
-    """Burned-in text comes in lines: wider than tall and no more than ~60 px high."""
-    w, h = box[2] - box[0], box[3] - box[1]
-    return 4 <= h <= 60 and w >= h
+def _big_enough(box: Box) -> bool:
+    """A region of a few pixels holds no legible text (3 px is below any font)."""
+    return box[3] - box[1] >= 4 and box[2] - box[0] >= 4
+
+
+# Findings that are one identifier as a whole: every word in them is masked, allowed or not.
+_WHOLE_KINDS = frozenset({"PERSON", "HEADER_TERM", "MEDICAL_RECORD_NUMBER", "ACCESSION_NUMBER", "DATE_OF_BIRTH"})
+_WHOLE_RULES = ("LabelledFieldRecognizer", "DicomStyleNameRecognizer", "GazetteerNameRecognizer", "TermListRecognizer",
+                "OrganisationNameRecognizer")
+
+
+def _masked_whole(kind: str, rule: str) -> bool:
+    """Names, labelled values and header terms are masked whole (a marker word inside them
+    is part of the identifier); other matches spare the allowed words they run over."""
+    return kind in _WHOLE_KINDS or rule.startswith(_WHOLE_RULES)
 
 
 def _looks_like_date(value: str) -> bool:

@@ -108,3 +108,24 @@ def load_world_names(min_len: int = 3) -> WorldNames:
             if name.startswith("faker.providers.person."):
                 del sys.modules[name]
     return WorldNames(frozenset(first), frozenset(last), locales)
+
+
+_DATA_FILE = "world_names.txt.gz"
+
+
+@functools.lru_cache(maxsize=1)
+def load_shipped_world_names() -> WorldNames:
+    """The same lists, from the data file made at build time by ``tools/build_world_names.py``
+    (``phi_guard/data/world_names.txt.gz``): tens of milliseconds, no Faker import."""
+    import gzip
+    from importlib import resources
+
+    raw = resources.files("phi_guard").joinpath("data", _DATA_FILE).read_bytes()
+    first: set[str] = set()
+    last: set[str] = set()
+    for line in gzip.decompress(raw).decode().splitlines():
+        if line.startswith("F "):
+            first.add(line[2:])
+        elif line.startswith("L "):
+            last.add(line[2:])
+    return WorldNames(frozenset(first), frozenset(last), 0)

@@ -27,6 +27,9 @@ class ReadSettings:
 
     det_max_side: int = 0
     tesseract_passes: tuple[str, ...] | None = None
+    # Tesseract's unsure words in rows it read in part count as text seen but not read.
+    # Off for verification: in a masked output they are the masks' edges and pixelation.
+    tesseract_unreadable: bool = True
 
 
 SCREEN_SETTINGS = ReadSettings()  # the screening pass: each engine's own defaults
@@ -54,6 +57,28 @@ class OcrEngine(Protocol):
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         """Read 8-bit grey or RGB ``image``; raises EngineError when the engine fails."""
         ...
+
+
+# A detected text region counts as read when confident words cover this share of its width.
+READ_COVERAGE = 0.6
+
+
+def read_fraction(region: Box, word_boxes: list[Box]) -> float:
+    """The share of ``region``'s width covered by words (that overlap it by at least half
+    their height), gaps between words of up to half the region's height counted as
+    read (the spaces of a line). 0 for an empty region."""
+    x0, y0, x1, y1 = region
+    h = max(y1 - y0, 1)
+    spans = sorted((max(b[0], x0), min(b[2], x1)) for b in word_boxes
+                   if min(b[3], y1) - max(b[1], y0) >= 0.5 * min(b[3] - b[1], h) and b[2] > x0 and b[0] < x1)
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a - merged[-1][1] <= 0.5 * h:
+            merged[-1][1] = max(merged[-1][1], b)
+        elif b > a:
+            merged.append([a, b])
+    covered = sum(b - a for a, b in merged)
+    return min(covered / max(x1 - x0, 1), 1.0)
 
 
 def quad_to_box(points: object) -> Box:

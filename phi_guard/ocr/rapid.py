@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import TextRegion, Word
-from .base import OcrReading, quad_to_box
+from .base import READ_COVERAGE, OcrReading, quad_to_box, read_fraction
 
 
 class RapidOcrEngine:
@@ -41,15 +41,15 @@ class RapidOcrEngine:
         for i, line in enumerate(self._ocr(np.ascontiguousarray(rgb))):
             line_box = quad_to_box(line.quad)
             line_key = f"{self.name}:{tag}:{i}"
-            if line.score < self.min_confidence:
-                unreadable.append(TextRegion(box=line_box, confidence=line.score, engine=self.name))
-            for w_text, w_score, w_box in line.words or ((line.text, line.score, line_box),):
-                if not w_text.strip():
-                    continue
-                words.append(
-                    Word(text=w_text.strip(), confidence=float(w_score), box=_clip_to(w_box, line_box),
-                         engine=self.name, line=line_key)
-                )
+            line_words = [Word(text=w_text.strip(), confidence=float(w_score), box=_clip_to(w_box, line_box),
+                               engine=self.name, line=line_key)
+                          for w_text, w_score, w_box in line.words or ((line.text, line.score, line_box),) if w_text.strip()]
+            words += line_words
+            # A line counts as read only when its confident words cover most of it: a line
+            # recognised in part (one clear word, the rest lost) is text seen but not read.
+            read = read_fraction(line_box, [w.box for w in line_words if w.confidence >= self.min_confidence])
+            if line.score < self.min_confidence or read < READ_COVERAGE:
+                unreadable.append(TextRegion(box=line_box, confidence=min(line.score, read), engine=self.name))
         return OcrReading(tuple(words), tuple(unreadable))
 
 

@@ -27,8 +27,9 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, setti
 
         sibling = next((e for e in built or () if isinstance(e, TesseractEngine)), None)
         if settings.tesseract_passes is not None:
-            return TesseractEngine(passes=settings.tesseract_passes, min_confidence=min_confidence, share_api_with=sibling)
-        return TesseractEngine(min_confidence=min_confidence, share_api_with=sibling)
+            return TesseractEngine(passes=settings.tesseract_passes, min_confidence=min_confidence, share_api_with=sibling,
+                                   report_unreadable=settings.tesseract_unreadable)
+        return TesseractEngine(min_confidence=min_confidence, share_api_with=sibling, report_unreadable=settings.tesseract_unreadable)
     raise EngineError(f"unknown OCR engine '{name}'")
 
 

@@ -42,7 +42,7 @@ class TesseractEngine:
     name = "tesseract"
 
     def __init__(self, passes: tuple[str, ...] = ("tophat-white", "tophat-black"), min_confidence: float = 0.5,
-                 share_api_with: TesseractEngine | None = None) -> None:
+                 share_api_with: TesseractEngine | None = None, report_unreadable: bool = True) -> None:
         try:
             import tesserocr
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -51,6 +51,7 @@ class TesseractEngine:
         self._api: Any
         self.passes = passes
         self.min_confidence = min_confidence
+        self.report_unreadable = report_unreadable
         self.noise_confidence = 0.4
         self.min_text_height = 7  # px in the original image; smaller is not legible text
         if share_api_with is not None:
@@ -73,7 +74,6 @@ class TesseractEngine:
         """Words and unreadable text in ``image``, read in each of the engine's passes."""
         words: list[Word] = []
         unreadable: list[TextRegion] = []
-        RIL = self._tesserocr.RIL
         for pass_name, rendering, scale in render_passes(image, self.passes):
             engine = f"{self.name}:{pass_name}"
             api = self._api
@@ -81,29 +81,44 @@ class TesseractEngine:
             with quiet_native_stderr():  # Leptonica's "Error in boxClipToRectangle ..."
                 api.Recognize()
             it = api.GetIterator()
-            line_no = 0
             if it is None:
                 continue
-            for r in self._tesserocr.iterate_level(it, RIL.WORD):
-                if r.IsAtBeginningOf(RIL.TEXTLINE):
-                    line_no += 1
-                try:
-                    text = (r.GetUTF8Text(RIL.WORD) or "").strip()
-                except RuntimeError:  # tesserocr raises on an empty word
-                    continue
-                bbox = r.BoundingBox(RIL.WORD)
-                if not text or bbox is None:
-                    continue
-                conf = max(0.0, min(1.0, r.Confidence(RIL.WORD) / 100.0))
-                x0, y0, x1, y1 = (int(round(v / scale)) for v in bbox)
-                box = (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
-                # On textured anatomy the top-hat passes turn noise into tiny, unsure
-                # "words"; reading them as text only produces false names.
-                if conf < self.noise_confidence or (y1 - y0) < self.min_text_height:
-                    continue
-                # Low-confidence Tesseract "words" are mostly texture noise; unreadable
-                # text is judged from RapidOCR's detector, which is trained to find text.
-                words.append(Word(text=text, confidence=conf, box=box, engine=engine, line=f"{engine}:{tag}:{line_no}"))
+            for line_no, line in enumerate(self._lines(it, scale)):
+                read = [b for _t, conf, b in line if conf >= self.min_confidence]
+                for text, conf, box in line:
+                    if box[3] - box[1] < self.min_text_height:
+                        continue
+                    unsure = conf < self.min_confidence and sum(c.isalnum() for c in text) >= 2
+                    if conf >= self.noise_confidence:
+                        words.append(Word(text=text, confidence=conf, box=box, engine=engine, line=f"{engine}:{tag}:{line_no}"))
+                    # Text seen but not read: an unsure word in the row of words Tesseract read
+                    # on the same line (what it read proves the row is text; unsure words
+                    # elsewhere are mostly anatomy texture). Masked unless another engine read it.
+                    if self.report_unreadable and unsure and any(_same_row(box, b) for b in read):
+                        unreadable.append(TextRegion(box=box, confidence=conf, engine=engine))
             api.Clear()
         return OcrReading(tuple(words), tuple(unreadable))
 
+    def _lines(self, it: Any, scale: float) -> list[list[tuple[str, float, tuple[int, int, int, int]]]]:
+        """The recognised page as lines of (text, confidence 0..1, box in the original image)."""
+        RIL = self._tesserocr.RIL
+        lines: list[list[tuple[str, float, tuple[int, int, int, int]]]] = []
+        for r in self._tesserocr.iterate_level(it, RIL.WORD):
+            if r.IsAtBeginningOf(RIL.TEXTLINE) or not lines:
+                lines.append([])
+            try:
+                text = (r.GetUTF8Text(RIL.WORD) or "").strip()
+            except RuntimeError:  # tesserocr raises on an empty word
+                continue
+            bbox = r.BoundingBox(RIL.WORD)
+            if not text or bbox is None:
+                continue
+            conf = max(0.0, min(1.0, r.Confidence(RIL.WORD) / 100.0))
+            x0, y0, x1, y1 = (int(round(v / scale)) for v in bbox)
+            lines[-1].append((text, conf, (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))))
+        return lines
+
+
+def _same_row(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two word boxes on one text row: they overlap by at least half the smaller height."""
+    return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])

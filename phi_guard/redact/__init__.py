@@ -1,4 +1,5 @@
-"""Redact stage: mask boxes in the pixels."""
+"""Redact stage: fit masks to the ink of what was found, and mask them in the pixels."""
+from .ink import fit_masks
 from .styles import pad_boxes, redact
 
-__all__ = ["pad_boxes", "redact"]
+__all__ = ["fit_masks", "pad_boxes", "redact"]
