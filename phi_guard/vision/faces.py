@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -74,8 +75,8 @@ def model_path() -> Path:
     return Path(str(resources.files("phi_guard").joinpath("data", MODEL_FILE)))
 
 
-@functools.lru_cache(maxsize=None)
-def _session(path: str, threads: int):
+@functools.cache
+def _session(path: str, threads: int) -> Any:  # an onnxruntime.InferenceSession (untyped)
     """One ONNX Runtime session per model file and thread setting, per process:
     sessions are safe to run from several threads, so detectors share them."""
     import onnxruntime as ort
@@ -144,10 +145,10 @@ class FaceDetector:
         self._model = model or model_path()
         self._threads = threads
         self._lock = threading.Lock()
-        self._loaded = None
+        self._loaded: Any = None
 
     @property
-    def session(self):  # noqa: ANN201 - onnxruntime.InferenceSession
+    def session(self) -> Any:  # an onnxruntime.InferenceSession (untyped)
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
@@ -233,7 +234,7 @@ class FaceDetector:
             np.clip(cx - bw / 2, 0, w), np.clip(cy - bh / 2, 0, h),
             np.clip(cx + bw / 2, 0, w), np.clip(cy + bh / 2, 0, h), scores,
         ], axis=1)
-        return [tuple(float(v) for v in b) for b in _nms(boxes, 0.3)]
+        return [(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4])) for b in _nms(boxes, 0.3)]
 
 
 def _to_image(box: tuple[float, float, float, float], sx: float, sy: float, w: int, h: int) -> Box:

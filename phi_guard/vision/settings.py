@@ -29,7 +29,7 @@ def _choice(table: dict[str, Any], section: str, key: str, default: str, choices
     value = table.get(key, default)
     if value not in choices:
         raise PolicyError(f"policy key '{section}.{key}' must be one of {', '.join(choices)} (got {value!r})")
-    return value
+    return str(value)
 
 
 def _flag(table: dict[str, Any], section: str, key: str, default: bool) -> bool:
@@ -77,7 +77,7 @@ class FacePolicy:
     max_pixels_per_pass: int = 400_000
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> "FacePolicy":
+    def from_table(cls, table: dict[str, Any]) -> FacePolicy:
         s = "faces"
         _reject_unknown(table, s, cls)
         return cls(
@@ -107,7 +107,7 @@ class CodePolicy:
     mask_undecoded: bool = True
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> "CodePolicy":
+    def from_table(cls, table: dict[str, Any]) -> CodePolicy:
         s = "codes"
         _reject_unknown(table, s, cls)
         return cls(
