@@ -41,6 +41,10 @@ class Document:
     notes: tuple[str, ...] = ()  # what loading changed (orientation applied, frames dropped, ...)
     frame_count_in_file: int = 1
     renderings: tuple[Rendering, ...] = field(default=(), repr=False)
+    # The frames are photographs or screen captures, where faces can show: searched for
+    # faces (printed codes are searched in every image). An adapter says False for
+    # medical image renderings (a grey x-ray, CT or MR), where there is only anatomy.
+    photographic: bool = True
 
     @property
     def has_pixels(self) -> bool:

@@ -1,4 +1,4 @@
 """Redact stage: mask boxes in the pixels."""
-from .styles import pad_boxes, redact
+from .styles import mask_boxes, pad_boxes, redact
 
-__all__ = ["pad_boxes", "redact"]
+__all__ = ["mask_boxes", "pad_boxes", "redact"]

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..policy import RedactPolicy
-from ..types import Box
+from ..types import Box, Finding
 
 
 def pad_boxes(boxes: list[Box], width: int, height: int, policy: RedactPolicy) -> list[Box]:
@@ -25,6 +25,13 @@ def pad_boxes(boxes: list[Box], width: int, height: int, policy: RedactPolicy) -
         pad_x = int(round(policy.padding_px + policy.padding_ratio * h / 2))
         out.append((max(0, x0 - pad_x), max(0, y0 - pad_y), min(width, x1 + pad_x), min(height, y1 + pad_y)))
     return out
+
+
+def mask_boxes(findings: list[Finding], width: int, height: int, policy: RedactPolicy) -> tuple[list[Box], list[Box]]:
+    """The masks for ``findings``: (every mask, the text masks among them). Text boxes
+    are padded (:func:`pad_boxes`); faces and codes come padded to the whole object."""
+    text = pad_boxes([b for f in findings if not f.whole_object for b in f.boxes], width, height, policy)
+    return text + [b for f in findings if f.whole_object for b in f.boxes], text
 
 
 def redact(image: np.ndarray, boxes: list[Box], policy: RedactPolicy) -> np.ndarray:

@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 
 from ..errors import EngineError
+from ..policy import CodePolicy
 from ..types import Box, iou
 from .faces import as_rgb8, covered_fraction
-from .settings import CodePolicy
 
 if TYPE_CHECKING:  # pragma: no cover
     from zxingcpp import Barcode
@@ -160,6 +160,10 @@ class CodeDetector:
         from importlib.metadata import version
 
         return f"zxing-cpp {version('zxing-cpp')}"
+
+    def with_policy(self, policy: CodePolicy) -> CodeDetector:
+        """This detector under another policy (a screen's policy is passed per image)."""
+        return self if policy == self.policy else CodeDetector(policy)
 
     # -- the search ------------------------------------------------------------------
     def search(self, image: np.ndarray) -> CodeSearch:

@@ -13,6 +13,7 @@ turned back.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import threading
@@ -26,8 +27,8 @@ import cv2
 import numpy as np
 
 from ..errors import EngineError
+from ..policy import FacePolicy
 from ..types import Box, iou
-from .settings import FacePolicy
 
 MODEL_FILE = "centerface.onnx"
 # CenterFace finds upright faces from about 11-14 px wide (measured on the bench's
@@ -156,6 +157,20 @@ class FaceDetector:
                         raise EngineError(f"the face detection model {Path(self._model).name} is missing from the installation")
                     self._loaded = _session(str(self._model), self._threads)
         return self._loaded
+
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"centerface (vendored) on onnxruntime {version('onnxruntime')}"
+
+    def with_policy(self, policy: FacePolicy) -> FaceDetector:
+        """This detector (the same loaded model) under another policy: a screen's
+        policy is passed per image, the model is loaded once."""
+        if policy == self.policy:
+            return self
+        other = copy.copy(self)
+        other.policy = policy
+        return other
 
     def warm_up(self) -> None:
         self._run(np.zeros((64, 64, 3), dtype=np.uint8), 0.99)
