@@ -19,6 +19,7 @@ URL, text, binary); ``Code.value`` is kept in memory for verification only.
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
@@ -163,7 +164,11 @@ class CodeDetector:
 
     def with_policy(self, policy: CodePolicy) -> CodeDetector:
         """This detector under another policy (a screen's policy is passed per image)."""
-        return self if policy == self.policy else CodeDetector(policy)
+        if policy == self.policy:
+            return self
+        other = copy.copy(self)
+        other.policy = policy
+        return other
 
     # -- the search ------------------------------------------------------------------
     def search(self, image: np.ndarray) -> CodeSearch:
