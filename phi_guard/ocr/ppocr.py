@@ -88,6 +88,10 @@ def _session(path: Path, threads: int) -> Any:  # an onnxruntime.InferenceSessio
         raise EngineError(f"the OCR model {path.name} could not be loaded ({type(exc).__name__})") from None
 
 
+# Lines read with a mean confidence below this are read turned by 180 degrees too.
+UPSIDE_DOWN_RETRY_BELOW = 0.8
+
+
 def _round32(v: float) -> int:
     return max(32, int(round(v / 32) * 32))
 
@@ -141,6 +145,17 @@ class PpOcr:
             return []
         cropped = [_rotate_crop(img, q) for q in quads]
         recs = self.recognize([c for c, _ in cropped])
+        # A line upside down (a wristband or label turned by 180 degrees, or a vertical
+        # line turned the other way) reads as unsure noise: read it turned by 180
+        # degrees too (the same quadrilateral from its opposite corner) and keep the
+        # more confident reading: what PaddleOCR's angle classifier decides, without it.
+        unsure = [n for n, rec in enumerate(recs) if rec[1] < UPSIDE_DOWN_RETRY_BELOW]
+        if unsure:
+            turned = [np.roll(quads[n], 2, axis=0) for n in unsure]
+            turned_crops = [_rotate_crop(img, q) for q in turned]
+            for n, q, c, rec in zip(unsure, turned, turned_crops, self.recognize([c for c, _ in turned_crops])):
+                if rec[1] > recs[n][1]:
+                    quads[n], cropped[n], recs[n] = q, c, rec
         lines = []
         h0, w0 = rgb.shape[:2]
         for quad, (crop, vertical), (text, score, words) in zip(quads, cropped, recs):
