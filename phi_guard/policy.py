@@ -12,7 +12,7 @@ import hmac
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,17 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
     "limits.max_bytes": (int, 1, 20_000_000_000),
     "limits.max_seconds_per_image": (float, 1.0, 86_400.0),
     "output.jpeg_quality": (int, 50, 100),
+    "faces.min_size": (int, 8, 10_000),
+    "faces.score_threshold": (float, 0.05, 0.95),
+    "faces.pad_side": (float, 0.0, 2.0),
+    "faces.pad_top": (float, 0.0, 2.0),
+    "faces.pad_bottom": (float, 0.0, 2.0),
+    "faces.max_pixels_per_pass": (int, 50_000, 50_000_000),
+    "codes.padding": (float, 0.0, 1.0),
 }
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
-                "dicom.retain_safe_private", "dicom.remove_overlays")
+                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded")
 
 
 def _digest(merged: dict[str, Any]) -> str:
@@ -177,37 +184,6 @@ FACE_ACTIONS = ("mask", "block", "keep")
 CODE_ACTIONS = ("mask", "block")
 
 
-def _table_number(table: dict[str, Any], section: str, key: str, default: float, lo: float, hi: float, *, integer: bool = False) -> Any:
-    value = table.get(key, default)
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type:
-        raise PolicyError(f"policy key '{section}.{key}' must be {'a whole number' if integer else 'a number'}")
-    if not lo <= value <= hi:
-        raise PolicyError(f"policy key '{section}.{key}' must be between {lo} and {hi} (got {value})")
-    return int(value) if integer else float(value)
-
-
-def _table_choice(table: dict[str, Any], section: str, key: str, default: str, choices: tuple[str, ...]) -> str:
-    value = table.get(key, default)
-    if value not in choices:
-        raise PolicyError(f"policy key '{section}.{key}' must be one of {', '.join(choices)} (got {value!r})")
-    return str(value)
-
-
-def _table_flag(table: dict[str, Any], section: str, key: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise PolicyError(f"policy key '{section}.{key}' must be true or false")
-    return value
-
-
-def _reject_unknown(table: dict[str, Any], section: str, cls: type) -> None:
-    known = {f.name for f in fields(cls)}
-    for key in table:
-        if key not in known:
-            raise PolicyError(f"unknown policy key '{section}.{key}' (see docs/photos.md for the valid keys)")
-
-
 @dataclass(frozen=True)
 class FacePolicy:
     """What to do with faces in the pixels.
@@ -239,19 +215,11 @@ class FacePolicy:
     max_pixels_per_pass: int = 400_000
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> FacePolicy:
-        s = "faces"
-        _reject_unknown(table, s, cls)
-        return cls(
-            action=_table_choice(table, s, "action", cls.action, FACE_ACTIONS),
-            min_size=_table_number(table, s, "min_size", cls.min_size, 8, 10_000, integer=True),
-            score_threshold=_table_number(table, s, "score_threshold", cls.score_threshold, 0.05, 0.95),
-            pad_side=_table_number(table, s, "pad_side", cls.pad_side, 0.0, 2.0),
-            pad_top=_table_number(table, s, "pad_top", cls.pad_top, 0.0, 2.0),
-            pad_bottom=_table_number(table, s, "pad_bottom", cls.pad_bottom, 0.0, 2.0),
-            rotations=_table_flag(table, s, "rotations", cls.rotations),
-            max_pixels_per_pass=_table_number(table, s, "max_pixels_per_pass", cls.max_pixels_per_pass, 50_000, 50_000_000, integer=True),
-        )
+    def from_table(cls, t: dict[str, Any]) -> FacePolicy:
+        """From the merged ``[faces]`` table (types and ranges already checked)."""
+        return cls(action=str(t["action"]), min_size=int(t["min_size"]), score_threshold=float(t["score_threshold"]),
+                   pad_side=float(t["pad_side"]), pad_top=float(t["pad_top"]), pad_bottom=float(t["pad_bottom"]),
+                   rotations=bool(t["rotations"]), max_pixels_per_pass=int(t["max_pixels_per_pass"]))
 
 
 @dataclass(frozen=True)
@@ -269,14 +237,9 @@ class CodePolicy:
     mask_undecoded: bool = True
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> CodePolicy:
-        s = "codes"
-        _reject_unknown(table, s, cls)
-        return cls(
-            action=_table_choice(table, s, "action", cls.action, CODE_ACTIONS),
-            padding=_table_number(table, s, "padding", cls.padding, 0.0, 1.0),
-            mask_undecoded=_table_flag(table, s, "mask_undecoded", cls.mask_undecoded),
-        )
+    def from_table(cls, t: dict[str, Any]) -> CodePolicy:
+        """From the merged ``[codes]`` table (types and ranges already checked)."""
+        return cls(action=str(t["action"]), padding=float(t["padding"]), mask_undecoded=bool(t["mask_undecoded"]))
 
 
 @dataclass(frozen=True)
@@ -344,6 +307,10 @@ class Policy:
         _check_values(t)
         if r["style"] not in STYLES:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not {r['style']!r}")
+        if t["faces"]["action"] not in FACE_ACTIONS:
+            raise PolicyError(f"faces.action must be one of {', '.join(FACE_ACTIONS)}, not {t['faces']['action']!r}")
+        if t["codes"]["action"] not in CODE_ACTIONS:
+            raise PolicyError(f"codes.action must be one of {', '.join(CODE_ACTIONS)}, not {t['codes']['action']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
         dc = t["dicom"]
