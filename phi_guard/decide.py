@@ -31,14 +31,22 @@ def kinds_summary(findings: list[Finding]) -> str:
 def decide(
     pixel_findings: list[Finding], metadata: Sequence[MetadataItem], padded_boxes: list[Box], width: int, height: int,
     policy: Policy, *, overlay_findings: Sequence[Finding] = (), verification: VerifyOutcome | None = None, rounds: int = 0,
+    kept: Sequence[Finding] = (),
 ) -> Decision:
     """The verdict for one redaction round, with reasons.
 
     Takes the findings in the pixels and in planes drawn over them (overlays), the
-    metadata removed, the padded masks and the frame size; after a verification
+    metadata removed, the padded masks over text and the frame size (faces and codes
+    are masked whole and do not count toward ``block.max_masked_fraction``: that limit
+    guards against a picture that is mostly text, a form or a list, where a missed word
+    is likely; a close-up face covers most of a photo and leaves nothing half-masked),
+    and the faces kept visible by policy (``kept``, said in the reasons); after a verification
     (``verification``, the ``rounds`` done so far) it blocks on a fault of the output or
     on identifiers still readable once the policy's rounds are used up."""
     decision = _decide_pixels(pixel_findings, metadata, padded_boxes, width, height, policy)
+    if kept:
+        decision = Decision(decision.verdict, decision.reasons + (
+            f"{len(kept)} face(s) left visible: the policy keeps faces (faces.action = keep, for documented consent)",))
     if overlay_findings and not policy.dicom.remove_overlays:
         return Decision(Verdict.BLOCKED, decision.reasons + ("identifiers in a DICOM overlay plane that the policy keeps",))
     if decision.verdict is Verdict.BLOCKED or verification is None or verification.ok:
@@ -59,7 +67,7 @@ def _decide_pixels(
     if risky:
         carriers = Counter(m.carrier for m in risky)
         reasons.append("metadata removed: " + ", ".join(f"{c} ({n})" for c, n in sorted(carriers.items())))
-    blocking = sorted({f.kind for f in pixel_findings} & policy.block.kinds)
+    blocking = sorted({f.kind for f in pixel_findings} & policy.blocking_kinds)
     if blocking:
         return Decision(Verdict.BLOCKED, tuple(reasons + [f"policy blocks images containing {', '.join(blocking)}"]))
     unreadable = [f for f in pixel_findings if f.kind == "UNREADABLE_TEXT"]

@@ -32,11 +32,12 @@ from .formats.base import digest
 from .load import input_adapter, read_input
 from .ocr import REGION_SETTINGS, SCREEN_SETTINGS, OcrEngine, ReadSettings, build_engine, read_renderings
 from .policy import Policy
-from .redact import fit_masks
+from .redact import mask_boxes
 from .report import build_report
 from .timing import Stopwatch
 from .types import Decision, Finding, MetadataItem, Verdict, VerifyOutcome, Where
 from .verify import VERIFY_SETTINGS, VerificationLog, VerifyEngines, verify_output
+from .vision import CodeDetector, FaceDetector, PictureDetectors, find_in_pictures
 from .write import atomic_write, format_for_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,11 +176,14 @@ class Screener:
         verify_engines: list[OcrEngine] | None = None,
         mask_engines: list[OcrEngine] | None = None,
         detector: Detector | None = None,
+        face_detector: FaceDetector | None = None,
+        code_detector: CodeDetector | None = None,
         threads: int = 0,
     ) -> None:
         """Build (or take) the engines: ``ocr_engines`` screen, ``verify_engines`` re-read
-        outputs, ``mask_engines`` re-read the masks' neighbourhoods; by default they are
-        built from the policy. Raises EngineError when an engine cannot be built."""
+        outputs, ``mask_engines`` re-read the masks' neighbourhoods, ``face_detector``
+        and ``code_detector`` look at the pictures (faces, barcodes, 2-D codes); by
+        default they are built from the policy. Raises EngineError when an engine cannot be built."""
         self.policy = policy or Policy.default()
         # Presidio and spaCy load in the background (started first: they take longest)
         # while the OCR engines are built and the first image is decoded and read.
@@ -206,6 +210,9 @@ class Screener:
         # Changed regions of a clip's later frames are crops: the first screening engine
         # reads them set up for crops (injected engines are used as they are).
         self.region_engines = self.ocr_engines[:1] if ocr_engines else [build(self.policy.ocr.engines[0], REGION_SETTINGS)]
+        # Faces and printed codes: the face model loads on first use, once per process.
+        self.pictures = PictureDetectors(face_detector or FaceDetector(self.policy.faces, threads=threads),
+                                         code_detector or CodeDetector(self.policy.codes))
         self._lock = threading.Lock()
 
     @property
@@ -224,6 +231,7 @@ class Screener:
             "ocr": ", ".join(e.version() for e in self.ocr_engines),
             "verify": ", ".join(e.version() for e in self.verify_engines),
             "verify_masks": ", ".join(e.version() for e in self.mask_engines),
+            "pictures": self.pictures.versions(),
             "detect": self.detector.version(),
         }
 
@@ -247,7 +255,7 @@ class Screener:
 
     # -- the flow -------------------------------------------------------------------
     def _screen(self, source: str | Path | bytes, policy: Policy, requested_format: str | None, name: str | None) -> Result:
-        clock = Stopwatch(("load", "metadata", "ocr", "detect", "redact", "verify"))
+        clock = Stopwatch(("load", "metadata", "ocr", "pictures", "detect", "redact", "verify"))
 
         # 1. load: bytes in, decoded frames and the renderings to read out (typed errors
         #    for bad input); the output format is settled before any expensive work.
@@ -260,29 +268,33 @@ class Screener:
             writer = source_format if out_fmt in source_format.formats else adapter_for(out_fmt)
 
         # 2. read: OCR every rendering (every distinct frame, or what changed in it, and
-        #    planes drawn over them); a clip's frames stream through here one at a time
+        #    planes drawn over them; a clip's frames stream through here one at a time),
+        #    and look at the frames themselves: faces, barcodes and 2-D codes
         with clock("ocr"):
             readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
                                        self.region_engines)
+        with clock("pictures"):
+            pictures = find_in_pictures(self.pictures, doc, policy)
 
         # 3. strip metadata: the container's inventory, and what it says about the patient
         with clock("metadata"):
             metadata = source_format.strip_metadata(doc, policy, functools.partial(self._find_in_text, policy))
 
-        # 4. detect identifiers in what was read
+        # 4. detect identifiers in what was read (faces and codes are identifiers as found)
         with clock("detect"):
             pixel_findings, overlay_findings = find_in_readings(self.detector, readings, policy, metadata.terms)
+            pixel_findings += pictures.findings
 
-        engines = VerifyEngines(self.verify_engines, self.mask_engines)
+        engines = VerifyEngines(self.verify_engines, self.mask_engines, self.pictures)
         log = VerificationLog([e.name for e in self.verify_engines], [e.name for e in self.mask_engines])
         encoded: Encoded | None = None
         outcome: VerifyOutcome | None = None
         while True:
-            # 5. decide (a fixed overlay position found in one frame is masked in all; masks
-            #    follow the glyphs' ink, so the next line's markers stay readable)
-            masks = fit_masks(pixel_findings, doc.renderings, doc.width, doc.height, policy.redact)
-            decision = decide(pixel_findings, metadata.items, masks, doc.width, doc.height, policy,
-                              overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds)
+            # 5. decide (a fixed overlay position found in one frame is masked in all; text
+            #    masks follow the glyphs' ink, so the next line's markers stay readable)
+            masks, text_masks = mask_boxes(pixel_findings, doc.renderings, doc.width, doc.height, policy.redact)
+            decision = decide(pixel_findings, metadata.items, text_masks, doc.width, doc.height, policy,
+                              overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds, kept=pictures.kept)
             if decision.verdict is Verdict.BLOCKED or (outcome is not None and outcome.ok):
                 break
             # 6. redact and encode into a fresh container
@@ -291,7 +303,7 @@ class Screener:
             # 7. verify: decode, inspect the container, re-read and re-detect the output
             with clock("verify"):
                 outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, self.detector,
-                                        frozenset(f.frame for f in pixel_findings))
+                                        frozenset(f.frame for f in pixel_findings), text_masks)
             log.record(outcome)
             if outcome.residual and not outcome.problems and log.rounds < policy.verify.max_rounds:
                 # Still readable (or newly seen by the verification engines): mask those too.
@@ -300,7 +312,7 @@ class Screener:
 
         # 8. report
         safe = encoded.data if encoded is not None and outcome is not None and outcome.ok else None
-        findings = tuple(pixel_findings) + tuple(overlay_findings) + metadata.findings
+        findings = tuple(pixel_findings) + tuple(overlay_findings) + metadata.findings + pictures.kept
         report = build_report(
             input_info={"name": doc.source_name, "sha256": doc.sha256, "bytes": len(doc.data), "format": doc.format,
                         "width": doc.width, "height": doc.height, "frames_in_file": doc.frame_count_in_file},
@@ -313,7 +325,7 @@ class Screener:
             timings=clock.report(),
             output_info=({"format": out_fmt, "bytes": len(safe), "sha256": digest(safe)} if safe else None),
             verification=log.as_dict(),
-            notes=list(doc.notes) + ([encoded.note] if encoded is not None and encoded.note else []),
+            notes=list(doc.notes) + list(pictures.notes) + ([encoded.note] if encoded is not None and encoded.note else []),
         )
         report.update(metadata.report_sections)
         return Result(decision, findings, metadata.items, report, safe, out_fmt if safe else None)

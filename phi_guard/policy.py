@@ -40,10 +40,17 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
     "limits.max_bytes": (int, 1, 20_000_000_000),
     "limits.max_seconds_per_image": (float, 1.0, 86_400.0),
     "output.jpeg_quality": (int, 50, 100),
+    "faces.min_size": (int, 8, 10_000),
+    "faces.score_threshold": (float, 0.05, 0.95),
+    "faces.pad_side": (float, 0.0, 2.0),
+    "faces.pad_top": (float, 0.0, 2.0),
+    "faces.pad_bottom": (float, 0.0, 2.0),
+    "faces.max_pixels_per_pass": (int, 50_000, 50_000_000),
+    "codes.padding": (float, 0.0, 1.0),
 }
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
-                "dicom.retain_safe_private", "dicom.remove_overlays")
+                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded")
 
 
 def _digest(merged: dict[str, Any]) -> str:
@@ -206,6 +213,69 @@ class DicomPolicy:
     remove_overlays: bool
 
 
+# -- faces and printed codes in photos: the [faces] and [codes] tables (docs/photos.md) --
+FACE_ACTIONS = ("mask", "block", "keep")
+CODE_ACTIONS = ("mask", "block")
+
+
+@dataclass(frozen=True)
+class FacePolicy:
+    """What to do with faces in the pixels.
+
+    ``action``: "mask" (default) covers every face, padded to hair, ears and chin;
+    "block" refuses any image with a face; "keep" leaves faces (documented consent)
+    and the report says a face was kept. Eyes-only bars are not offered: they do not
+    de-identify.
+    """
+
+    action: str = "mask"
+    # Faces narrower than this (pixels, in the image as given) are too small to
+    # identify anyone and are ignored. The detector works at a scale where a face of
+    # this width is still well above its own smallest size.
+    min_size: int = 20
+    # Detector score (0..1) at or above which a region is a face, in screening and in
+    # verification (the output must have no face at this score outside the masks).
+    score_threshold: float = 0.3
+    # Padding around the detector's box (brows to chin, cheek to cheek), as fractions
+    # of that box: sideways to cover the ears, up to cover the hair, down for the chin.
+    pad_side: float = 0.3
+    pad_top: float = 0.6
+    pad_bottom: float = 0.25
+    # Search faces lying down and upside down too (patients in bed): four passes.
+    rotations: bool = True
+    # Pixels per detector pass (bounds the cost on large photos): a photo larger than
+    # this is searched at a reduced scale, so the smallest face guaranteed to be found
+    # grows with it; the report gives that size (FaceSearch.smallest_face).
+    max_pixels_per_pass: int = 400_000
+
+    @classmethod
+    def from_table(cls, t: dict[str, Any]) -> FacePolicy:
+        """From the merged ``[faces]`` table (types and ranges already checked)."""
+        return cls(action=str(t["action"]), min_size=int(t["min_size"]), score_threshold=float(t["score_threshold"]),
+                   pad_side=float(t["pad_side"]), pad_top=float(t["pad_top"]), pad_bottom=float(t["pad_bottom"]),
+                   rotations=bool(t["rotations"]), max_pixels_per_pass=int(t["max_pixels_per_pass"]))
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    """What to do with barcodes and 2-D codes (wristbands, labels, badges encode the
+    MRN or accession number). "mask" (default) covers each code, decoded or not;
+    "block" refuses any image with a code."""
+
+    action: str = "mask"
+    # Padding around a code's box, as a fraction of its shorter side (quiet zone,
+    # the human-readable digits printed under a 1-D barcode).
+    padding: float = 0.15
+    # Also look for barcode-like regions that nothing decodes (stripes, modules) and
+    # mask them: a damaged or blurred code may still be decodable by someone else.
+    mask_undecoded: bool = True
+
+    @classmethod
+    def from_table(cls, t: dict[str, Any]) -> CodePolicy:
+        """From the merged ``[codes]`` table (types and ranges already checked)."""
+        return cls(action=str(t["action"]), padding=float(t["padding"]), mask_undecoded=bool(t["mask_undecoded"]))
+
+
 @dataclass(frozen=True)
 class Policy:
     mode: str
@@ -219,6 +289,8 @@ class Policy:
     dicom: DicomPolicy
     video: VideoPolicy
     include_phi_in_report: bool
+    faces: FacePolicy = field(default_factory=FacePolicy)
+    codes: CodePolicy = field(default_factory=CodePolicy)
     source: str = "default"
     digest: str = field(default="", compare=False)
     # The merged TOML table this policy was built from: picklable, so batch workers
@@ -270,6 +342,10 @@ class Policy:
         _check_values(t)
         if r["style"] not in STYLES:
             raise PolicyError(f"redact.style must be one of {', '.join(STYLES)}, not {r['style']!r}")
+        if t["faces"]["action"] not in FACE_ACTIONS:
+            raise PolicyError(f"faces.action must be one of {', '.join(FACE_ACTIONS)}, not {t['faces']['action']!r}")
+        if t["codes"]["action"] not in CODE_ACTIONS:
+            raise PolicyError(f"codes.action must be one of {', '.join(CODE_ACTIONS)}, not {t['codes']['action']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
         dc = t["dicom"]
@@ -330,6 +406,8 @@ class Policy:
             ),
             video=VideoPolicy.from_table(t["video"]),
             include_phi_in_report=bool(t["report"]["include_phi"]),
+            faces=FacePolicy.from_table(t["faces"]),
+            codes=CodePolicy.from_table(t["codes"]),
             source=source,
             digest=digest,
             table=t,
@@ -344,6 +422,12 @@ class Policy:
         return replace(self, redact=replace(self.redact, style=style), table=table)
 
     # -- queries ------------------------------------------------------------
+    @property
+    def blocking_kinds(self) -> frozenset[str]:
+        """Kinds whose presence blocks: ``block.kinds``, and FACE or BARCODE when
+        ``faces.action`` or ``codes.action`` is "block"."""
+        return self.block.kinds | {k for k, a in (("FACE", self.faces.action), ("BARCODE", self.codes.action)) if a == "block"}
+
     def is_allowed_word(self, word: str) -> bool:
         """True when a word is a clinical marker that must stay readable."""
         core = word.strip(".,;:()[]{}'\"")

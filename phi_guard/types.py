@@ -95,6 +95,10 @@ class Finding:
     # The raw text is kept in memory for verification only; it never reaches a
     # report unless the caller asks for it explicitly (Policy.report.include_phi).
     raw_text: str = field(default="", repr=False, compare=False)
+    # The boxes already cover the whole object (a face out to its hair and ears, a code
+    # with its quiet zone): masked as they are, not padded like text, and not re-read
+    # as text around their masks in verification.
+    whole_object: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
 from .ocr import OcrEngine, ReadSettings, read_frame, read_regions
 from .policy import Policy
 from .types import Box, Finding, VerifyOutcome
+from .vision import PictureDetectors, residual_picture_findings
 
 # Verification is not the same reading repeated: RapidOCR detects text at no more than
 # 960 px, and Tesseract reads plain grey made dark-on-light (unlike its screening
@@ -32,14 +33,18 @@ class VerifyEngines:
 
     frames: list[OcrEngine]
     masks: list[OcrEngine] = field(default_factory=list)
+    # Faces and codes: none left visible outside the masks, no code still decodable.
+    pictures: PictureDetectors | None = None
 
 
 def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metadata: MetadataStep, masks: list[Box],
                   policy: Policy, engines: VerifyEngines, detector: PixelDetector,
-                  finding_frames: frozenset[int] = frozenset()) -> VerifyOutcome:
+                  finding_frames: frozenset[int] = frozenset(), text_masks: list[Box] | None = None) -> VerifyOutcome:
     """Check ``encoded`` with the adapter that wrote it, then re-read and re-detect its
-    frames: all it gives, or of a long output its sample and every frame in which
-    screening found an identifier (``finding_frames``)."""
+    frames (all it gives, or of a long output its sample and every frame in which
+    screening found an identifier, ``finding_frames``), and look for faces and codes
+    left in them. ``text_masks``: the masks over text, whose neighbourhoods are re-read
+    (default: all; a face's or a code's mask has no line of text running on past it)."""
     check = writer.check_output(encoded, doc, metadata, masks, policy)
     residual: list[Finding] = []
     problems = list(check.problems)
@@ -47,7 +52,9 @@ def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metada
     try:
         for i, pixels in check.frames:
             if check.sample is None or i in check.sample or i in finding_frames:
-                residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms)
+                residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms, text_masks)
+                if engines.pictures is not None:
+                    residual += residual_picture_findings(pixels, i, masks, policy, engines.pictures, doc.photographic)
                 checked += 1
     except PhiGuardError as exc:  # an output frame that does not decode: nothing is written
         problems.append(f"the output failed its check while decoding: {exc}")
@@ -55,13 +62,14 @@ def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metada
 
 
 def residual_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines,
-                      detector: PixelDetector, header_terms: tuple[str, ...]) -> list[Finding]:
+                      detector: PixelDetector, header_terms: tuple[str, ...], text_masks: list[Box] | None = None) -> list[Finding]:
     """Identifiers still readable in one output frame: the whole frame re-read by the
     verification engines, the masks' neighbourhoods by the mask engines, then detected.
     (Masks apply to every frame; a mask's surroundings are re-read in frame 0.)"""
     reading = read_frame(engines.frames, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
-    if frame == 0 and engines.masks and masks:
-        reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]), frame)
+    around = masks if text_masks is None else text_masks
+    if frame == 0 and engines.masks and around:
+        reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(around, pixels.shape[1], pixels.shape[0]), frame)
     return [f for f in detector.detect(reading, policy, header_terms, frame=frame) if not unreadable_inside_masks(f, masks)]
 
 

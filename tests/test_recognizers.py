@@ -41,6 +41,8 @@ def test_dates_in_every_format(screener, date):
         ("SMITH^JOHN^A", "PERSON"),
         ("SMITH*JOHN", "PERSON"),
         ("DOWNTIME, MARY", "PERSON"),
+        ("Haddad, Priya", "PERSON"),  # a wristband's surname-first form; Priya is not in the census lists
+        ("KOWALSKI, Chen", "PERSON"),
         ("DAVIDSON DOUGLAS [M]", "PERSON"),
         ("tel 216-555-0143", "PHONE_NUMBER"),
         ("jane.doe@example.org", "EMAIL_ADDRESS"),

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from phi_guard.errors import PolicyError
-from phi_guard.policy import RedactPolicy
+from phi_guard.policy import Policy, RedactPolicy
 from phi_guard.redact import redact
 from phi_guard.types import coverage
 from phi_guard.vision import CodeDetector, CodePolicy, FaceDetector, FacePolicy
@@ -209,15 +209,15 @@ def test_content_kind(text, kind):
 
 
 def test_policy_tables_are_range_checked():
-    assert FacePolicy.from_table({}) == FacePolicy()
-    assert FacePolicy.from_table({"action": "keep", "min_size": 30}).action == "keep"
+    assert Policy.default().faces == FacePolicy() and Policy.default().codes == CodePolicy()
+    assert Policy.from_table({"faces": {"action": "keep", "min_size": 30}}).faces.action == "keep"
     for bad in ({"action": "eyes-bar"}, {"min_size": 0}, {"score_threshold": 1.5}, {"rotations": "yes"}, {"min_sise": 20}):
         with pytest.raises(PolicyError):
-            FacePolicy.from_table(bad)
-    assert CodePolicy.from_table({"action": "block"}).action == "block"
+            Policy.from_table({"faces": bad})
+    assert Policy.from_table({"codes": {"action": "block"}}).blocking_kinds == {"BARCODE"}
     for bad in ({"action": "keep"}, {"padding": -1}, {"mask_undecoded": 1}):
         with pytest.raises(PolicyError):
-            CodePolicy.from_table(bad)
+            Policy.from_table({"codes": bad})
 
 
 def _portrait_with_wristband() -> np.ndarray:
@@ -228,36 +228,52 @@ def _portrait_with_wristband() -> np.ndarray:
     return scene
 
 
-def test_screen_photo_masks_faces_and_codes_and_verification_agrees():
-    from phi_guard.vision import residual_photo_findings, screen_photo
+def _document(pixels: np.ndarray):
+    import io
+
+    from phi_guard.load import load_document
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return load_document(buf.getvalue(), Policy.default(), "scene.png")
+
+
+def test_pictures_masks_faces_and_codes_and_verification_agrees():
+    from phi_guard.vision import PictureDetectors, find_in_pictures, residual_picture_findings
 
     img = _portrait_with_wristband()
-    faces, codes = FaceDetector(threads=1), CodeDetector()
-    result = screen_photo(img, faces, codes)
-    assert not result.block_reasons and not result.kept
-    kinds = sorted(f.kind for f in result.to_mask)
+    detectors, policy = PictureDetectors(FaceDetector(threads=1), CodeDetector()), Policy.default()
+    result = find_in_pictures(detectors, _document(img), policy)
+    assert not result.kept
+    kinds = sorted(f.kind for f in result.findings)
     assert kinds == ["BARCODE", "BARCODE", "FACE"]
-    for f in result.to_mask:
+    for f in result.findings:
         # Reports show the symbology and the kind of content, never the MRN.
         assert "40219877" not in f.masked_value and "40219877" not in repr(f)
-    masks = [b for f in result.to_mask for b in f.boxes]
-    assert residual_photo_findings(redact(img, masks, FILL), masks, faces, codes) == []
+        assert f.whole_object  # padded to the whole face or code already
+    masks = [b for f in result.findings for b in f.boxes]
+    assert residual_picture_findings(redact(img, masks, FILL), 0, masks, policy, detectors) == []
     # Without the face's mask, verification finds the face again.
-    no_face = [b for f in result.to_mask if f.kind != "FACE" for b in f.boxes]
-    assert [f.kind for f in residual_photo_findings(redact(img, no_face, FILL), no_face, faces, codes)] == ["FACE"]
+    no_face = [b for f in result.findings if f.kind != "FACE" for b in f.boxes]
+    assert [f.kind for f in residual_picture_findings(redact(img, no_face, FILL), 0, no_face, policy, detectors)] == ["FACE"]
+    # Without a code's mask, verification finds the code still decodable.
+    no_code = [b for f in result.findings if f.kind != "BARCODE" for b in f.boxes]
+    assert "BARCODE" in {f.kind for f in residual_picture_findings(redact(img, no_code, FILL), 0, no_code, policy, detectors)}
 
 
-def test_screen_photo_block_and_keep_actions():
-    from phi_guard.vision import screen_photo
+def test_pictures_keep_action_and_grey_medical_images():
+    from phi_guard.vision import PictureDetectors, find_in_pictures
 
     img = _portrait_with_wristband()
-    blocked = screen_photo(img, FaceDetector(FacePolicy(action="block"), threads=1), CodeDetector())
-    assert any("face" in r for r in blocked.block_reasons)
-    kept = screen_photo(img, FaceDetector(FacePolicy(action="keep"), threads=1), CodeDetector())
-    assert [f.kind for f in kept.kept] == ["FACE"] and all(f.kind == "BARCODE" for f in kept.to_mask)
-    assert any("kept" in n for n in kept.notes)
-    codes_blocked = screen_photo(img, FaceDetector(threads=1), CodeDetector(CodePolicy(action="block")))
-    assert any("code" in r for r in codes_blocked.block_reasons)
+    detectors = PictureDetectors(FaceDetector(threads=1), CodeDetector())
+    kept = find_in_pictures(detectors, _document(img), Policy.from_table({"faces": {"action": "keep"}}))
+    assert [f.kind for f in kept.kept] == ["FACE"] and all(f.kind == "BARCODE" for f in kept.findings)
+    assert any("kept" in n for n in kept.notes) and "kept" in kept.kept[0].masked_value
     coffee = np.array(Image.open(DATA / "photos" / "coffee.jpg").convert("RGB"))
-    clean = screen_photo(coffee, FaceDetector(FacePolicy(action="block"), threads=1), CodeDetector(CodePolicy(action="block")))
-    assert clean.to_mask == () and clean.block_reasons == ()
+    assert find_in_pictures(detectors, _document(coffee), Policy.default()).findings == ()
+    # A document whose adapter says it is not photographic (a grey x-ray) is searched
+    # for codes only.
+    from dataclasses import replace
+
+    xray_like = replace(_document(img), photographic=False)
+    assert {f.kind for f in find_in_pictures(detectors, xray_like, Policy.default()).findings} == {"BARCODE"}

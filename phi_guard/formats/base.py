@@ -48,6 +48,10 @@ class Document:
     frame_count_in_file: int = 1
     renderings: Iterable[Rendering] = field(default=(), repr=False)
     state: object = field(default=None, repr=False)
+    # The frames are photographs or screen captures, where faces can show: searched for
+    # faces (printed codes are searched in every image). An adapter says False for
+    # medical image renderings (a grey x-ray, CT or MR), where there is only anatomy.
+    photographic: bool = True
 
     @property
     def has_pixels(self) -> bool:

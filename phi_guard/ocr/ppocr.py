@@ -88,6 +88,10 @@ def _session(path: Path, threads: int) -> Any:  # an onnxruntime.InferenceSessio
         raise EngineError(f"the OCR model {path.name} could not be loaded ({type(exc).__name__})") from None
 
 
+# Lines read with a mean confidence below this are read turned by 180 degrees too.
+UPSIDE_DOWN_RETRY_BELOW = 0.8
+
+
 def _round32(v: float) -> int:
     return max(32, int(round(v / 32) * 32))
 
@@ -134,6 +138,19 @@ class PpOcr:
 
     # -- the whole reading ----------------------------------------------------------
     def __call__(self, rgb: np.ndarray) -> list[OcrLine]:
+        lines = self._read_lines(rgb)
+        if not any(_is_vertical(line.quad) for line in lines):
+            return lines
+        # Vertical text (a wristband or label photographed sideways): the detector is
+        # trained on horizontal lines and merges close vertical ones into one region
+        # that reads as noise. The image turned by 90 degrees is read too, and its
+        # lines replace the vertical ones (a line then upside down is turned by the
+        # 180-degree retry below).
+        width = rgb.shape[1]
+        turned = [_turned_back(line, width) for line in self._read_lines(np.ascontiguousarray(np.rot90(rgb)))]
+        return [line for line in lines if not _is_vertical(line.quad)] + [line for line in turned if _is_vertical(line.quad)]
+
+    def _read_lines(self, rgb: np.ndarray) -> list[OcrLine]:
         img, ratio_h, ratio_w = _within_bounds(rgb, 30, 2000)
         img, pad_top = _vertical_padding(img, 8, 30)
         quads = self.detect(img)
@@ -141,6 +158,17 @@ class PpOcr:
             return []
         cropped = [_rotate_crop(img, q) for q in quads]
         recs = self.recognize([c for c, _ in cropped])
+        # A line upside down (a wristband or label turned by 180 degrees, or a vertical
+        # line turned the other way) reads as unsure noise: read it turned by 180
+        # degrees too (the same quadrilateral from its opposite corner) and keep the
+        # more confident reading: what PaddleOCR's angle classifier decides, without it.
+        unsure = [n for n, rec in enumerate(recs) if rec[1] < UPSIDE_DOWN_RETRY_BELOW]
+        if unsure:
+            turned = [np.roll(quads[n], 2, axis=0) for n in unsure]
+            turned_crops = [_rotate_crop(img, q) for q in turned]
+            for n, q, c, rec in zip(unsure, turned, turned_crops, self.recognize([c for c, _ in turned_crops])):
+                if rec[1] > recs[n][1]:
+                    quads[n], cropped[n], recs[n] = q, c, rec
         lines = []
         h0, w0 = rgb.shape[:2]
         for quad, (crop, vertical), (text, score, words) in zip(quads, cropped, recs):
@@ -340,6 +368,21 @@ def _sorted_boxes(boxes: np.ndarray) -> np.ndarray:
     by_y = boxes[order]
     line_ids = np.concatenate([[0], np.cumsum(np.diff(y[order]) >= 10)])
     return by_y[np.lexsort((by_y[:, 0, 0], line_ids))]
+
+
+def _is_vertical(quad: np.ndarray) -> bool:
+    """A line at least 1.5 times as high as wide on the image (read turned upright)."""
+    w, h = np.ptp(quad[:, 0]), np.ptp(quad[:, 1])
+    return bool(h >= 1.5 * max(float(w), 1.0))
+
+
+def _turned_back(line: OcrLine, width: int) -> OcrLine:
+    """A line read in ``np.rot90(image)`` in the coordinates of ``image`` (``width``
+    wide): the turned image's pixel (x, y) is the image's (width - y, x)."""
+    q = line.quad.astype(np.float64)
+    quad = np.stack([width - q[:, 1], q[:, 0]], axis=1)
+    words = tuple((t, c, (width - b[3], b[0], width - b[1], b[2])) for t, c, b in line.words)
+    return OcrLine(quad, line.text, line.score, words)
 
 
 def _rotate_crop(img: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, bool]:

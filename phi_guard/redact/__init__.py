@@ -1,5 +1,6 @@
-"""Redact stage: fit masks to the ink of what was found, and mask them in the pixels."""
-from .ink import fit_masks
+"""Redact stage: fit masks to what was found (text to its ink, faces and codes whole),
+and mask them in the pixels."""
+from .ink import fit_masks, mask_boxes
 from .styles import pad_boxes, redact
 
-__all__ = ["fit_masks", "pad_boxes", "redact"]
+__all__ = ["fit_masks", "mask_boxes", "pad_boxes", "redact"]

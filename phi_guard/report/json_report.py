@@ -44,6 +44,8 @@ def verification_checks(policy: Policy, output_format: str | None, verification:
                    f"the whole output was re-read by {engines} and re-detected"]
         if policy.redact.style == "fill":
             checks.append("every filled mask is solid in the output")
+    checks.append("the output was searched again for barcodes and 2-D codes (none may still decode) and, in "
+                  "photographs, for faces at the policy's threshold (none may be left outside the masks)")
     if verification.get("mask_recheck_engines"):
         checks.append("the neighbourhood of every mask was re-read by " + ", ".join(verification["mask_recheck_engines"]))
     return checks

@@ -1,11 +1,12 @@
-"""Faces and printed codes in photos (wristbands, labels, badges): detectors and
-their policy. Each detector loads its engine on first use, once per process."""
+"""Faces and printed codes in photos (wristbands, labels, badges): detectors, and what
+they mean for a document under the policy's ``[faces]`` and ``[codes]`` tables. Each
+detector loads its engine on first use, once per process."""
+from ..policy import CodePolicy, FacePolicy
 from .codes import Code, CodeDetector, CodeSearch
 from .faces import Face, FaceDetector, FaceSearch
-from .screen import PhotoScreen, residual_photo_findings, screen_photo
-from .settings import CodePolicy, FacePolicy
+from .screen import PictureDetectors, PictureFindings, find_in_pictures, residual_picture_findings
 
 __all__ = [
     "Code", "CodeDetector", "CodePolicy", "CodeSearch", "Face", "FaceDetector", "FacePolicy", "FaceSearch",
-    "PhotoScreen", "residual_photo_findings", "screen_photo",
+    "PictureDetectors", "PictureFindings", "find_in_pictures", "residual_picture_findings",
 ]

@@ -19,18 +19,24 @@ URL, text, binary); ``Code.value`` is kept in memory for verification only.
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
 from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import EngineError
+from ..policy import CodePolicy
 from ..types import Box, iou
 from .faces import as_rgb8, covered_fraction
-from .settings import CodePolicy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zxingcpp import Barcode
 
 LINEAR = "linear"
 MATRIX = "matrix"
@@ -82,7 +88,7 @@ def content_kind(text: str, binary: bool = False) -> str:
     return "text"
 
 
-def _zxing():
+def _zxing() -> ModuleType:
     try:
         import zxingcpp
     except ImportError as exc:  # pragma: no cover - a broken installation
@@ -90,12 +96,12 @@ def _zxing():
     return zxingcpp
 
 
-def _quad(barcode) -> np.ndarray:  # noqa: ANN001 - zxingcpp.Barcode
+def _quad(barcode: Barcode) -> np.ndarray:
     p = barcode.position
     return np.array([(q.x, q.y) for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)], dtype=np.float64)
 
 
-def _is_linear(barcode) -> bool:  # noqa: ANN001
+def _is_linear(barcode: Barcode) -> bool:
     z = _zxing()
     try:
         return bool(barcode.format in z.BarcodeFormat.AllLinear)
@@ -156,6 +162,14 @@ class CodeDetector:
 
         return f"zxing-cpp {version('zxing-cpp')}"
 
+    def with_policy(self, policy: CodePolicy) -> CodeDetector:
+        """This detector under another policy (a screen's policy is passed per image)."""
+        if policy == self.policy:
+            return self
+        other = copy.copy(self)
+        other.policy = policy
+        return other
+
     # -- the search ------------------------------------------------------------------
     def search(self, image: np.ndarray) -> CodeSearch:
         start = time.perf_counter()
@@ -191,7 +205,7 @@ class CodeDetector:
         return [c for c in self.detect(image) if c.decoded and covered_fraction(c.box, masks) < MASKED_FRACTION]
 
     # -- reading -------------------------------------------------------------------------
-    def _read(self, grey: np.ndarray) -> list:
+    def _read(self, grey: np.ndarray) -> list[Barcode]:
         z = _zxing()
         try:
             # Not return_errors: zxing then also returns "QR codes" it imagines in
@@ -228,7 +242,7 @@ class CodeDetector:
                 return [self._code(b, inverse, w, h, "zxing:region") for b in found]
         return []
 
-    def _code(self, barcode, inverse, width: int, height: int, found_by: str) -> Code:  # noqa: ANN001
+    def _code(self, barcode: Barcode, inverse: np.ndarray | None, width: int, height: int, found_by: str) -> Code:
         quad = _quad(barcode)
         if inverse is not None:  # read on a turned, enlarged crop: back to the image
             quad = np.hstack([quad, np.ones((4, 1))]) @ inverse.T
@@ -396,4 +410,4 @@ def _modules_check(crop: np.ndarray, sel: np.ndarray) -> bool:
         return False
     # Mid-tones are rare in print: most pixels are near the two ink levels.
     mid = np.count_nonzero((crop > lo + 0.3 * (hi - lo)) & (crop < lo + 0.7 * (hi - lo))) / crop.size
-    return mid < 0.3
+    return bool(mid < 0.3)

@@ -13,6 +13,7 @@ turned back.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import threading
@@ -20,13 +21,14 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import EngineError
+from ..policy import FacePolicy
 from ..types import Box, iou
-from .settings import FacePolicy
 
 MODEL_FILE = "centerface.onnx"
 # CenterFace finds upright faces from about 11-14 px wide (measured on the bench's
@@ -74,8 +76,8 @@ def model_path() -> Path:
     return Path(str(resources.files("phi_guard").joinpath("data", MODEL_FILE)))
 
 
-@functools.lru_cache(maxsize=None)
-def _session(path: str, threads: int):
+@functools.cache
+def _session(path: str, threads: int) -> Any:  # an onnxruntime.InferenceSession (untyped)
     """One ONNX Runtime session per model file and thread setting, per process:
     sessions are safe to run from several threads, so detectors share them."""
     import onnxruntime as ort
@@ -144,10 +146,10 @@ class FaceDetector:
         self._model = model or model_path()
         self._threads = threads
         self._lock = threading.Lock()
-        self._loaded = None
+        self._loaded: Any = None
 
     @property
-    def session(self):  # noqa: ANN201 - onnxruntime.InferenceSession
+    def session(self) -> Any:  # an onnxruntime.InferenceSession (untyped)
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
@@ -155,6 +157,20 @@ class FaceDetector:
                         raise EngineError(f"the face detection model {Path(self._model).name} is missing from the installation")
                     self._loaded = _session(str(self._model), self._threads)
         return self._loaded
+
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"centerface (vendored) on onnxruntime {version('onnxruntime')}"
+
+    def with_policy(self, policy: FacePolicy) -> FaceDetector:
+        """This detector (the same loaded model) under another policy: a screen's
+        policy is passed per image, the model is loaded once."""
+        if policy == self.policy:
+            return self
+        other = copy.copy(self)
+        other.policy = policy
+        return other
 
     def warm_up(self) -> None:
         self._run(np.zeros((64, 64, 3), dtype=np.uint8), 0.99)
@@ -233,7 +249,7 @@ class FaceDetector:
             np.clip(cx - bw / 2, 0, w), np.clip(cy - bh / 2, 0, h),
             np.clip(cx + bw / 2, 0, w), np.clip(cy + bh / 2, 0, h), scores,
         ], axis=1)
-        return [tuple(float(v) for v in b) for b in _nms(boxes, 0.3)]
+        return [(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4])) for b in _nms(boxes, 0.3)]
 
 
 def _to_image(box: tuple[float, float, float, float], sx: float, sy: float, w: int, h: int) -> Box:

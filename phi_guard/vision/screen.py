@@ -1,11 +1,18 @@
-"""Faces and codes as pipeline findings: what the pipeline calls on a photo frame
-(after load, beside OCR) and on the output (in verify).
+"""Faces and codes as pipeline findings: what the pipeline calls on a document's frames
+(in the read stage, beside OCR) and on the output (in verify).
 
-``screen_photo`` applies the ``[faces]`` and ``[codes]`` actions: what to mask (FACE and
-BARCODE findings with boxes already padded: do not pad them again as text), what
-blocks (reasons a person can read, no values), and what was kept (faces with consent:
-the report must say so). ``residual_photo_findings`` is the verification check: faces
-the detector still finds outside the masks, and codes that still decode.
+:func:`find_in_pictures` applies the ``[faces]`` and ``[codes]`` actions: FACE and
+BARCODE findings (boxes already padded to the whole object, ``whole_object=True``) to
+mask, or to block on when the action is "block" (the decide stage blocks on them),
+and the faces kept visible by "keep" (reported, never masked).
+:func:`residual_picture_findings` is the verification check: faces the detector still
+finds outside the masks, and codes that still decode.
+
+Where they run: codes in every frame of every image (a photographed or scanned label
+can be in a DICOM secondary capture too); faces only in documents whose adapter says
+their frames are photographic (photos, screenshots, animated and video frames, colour
+DICOM): a grey x-ray, CT or MR rendering shows anatomy, not faces, and the detector
+would only add false masks there.
 """
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..formats.base import Document
+from ..policy import Policy
 from ..types import Box, Finding, Where
 from .codes import CodeDetector, CodeSearch
 from .faces import FaceDetector, FaceSearch
@@ -22,19 +31,34 @@ BARCODE = "BARCODE"
 
 
 @dataclass(frozen=True)
-class PhotoScreen:
-    """What faces and codes mean for one frame under the policy."""
+class PictureDetectors:
+    """The engines that look at the pictures themselves (built once in a Screener)."""
 
-    to_mask: tuple[Finding, ...]  # FACE/BARCODE findings whose (padded) boxes get masked
-    kept: tuple[Finding, ...]  # faces left visible by [faces] action = "keep"
-    block_reasons: tuple[str, ...]  # non-empty: the image is blocked
-    notes: tuple[str, ...]  # for the report (e.g. the smallest face size searched)
+    faces: FaceDetector
+    codes: CodeDetector
+
+    def for_policy(self, policy: Policy) -> PictureDetectors:
+        """The same engines under a screen's policy (no model is loaded again)."""
+        return PictureDetectors(self.faces.with_policy(policy.faces), self.codes.with_policy(policy.codes))
+
+    def versions(self) -> str:
+        return f"{self.faces.version()}, {self.codes.version()}"
 
 
-def face_findings(search: FaceSearch, frame: int = 0) -> list[Finding]:
+@dataclass(frozen=True)
+class PictureFindings:
+    """What faces and codes mean for one document under the policy."""
+
+    findings: tuple[Finding, ...] = ()  # FACE/BARCODE: masked, or blocking by policy
+    kept: tuple[Finding, ...] = ()  # faces left visible by [faces] action = "keep"
+    notes: tuple[str, ...] = ()  # for the report (e.g. the smallest face size searched)
+
+
+def face_findings(search: FaceSearch, frame: int = 0, kept: bool = False) -> list[Finding]:
+    suffix = ", kept visible by policy]" if kept else "]"
     return [
-        Finding(kind=FACE, masked_value=f"[face ~{f.width} px" + (f", turned {f.rotation} deg]" if f.rotation else "]"),
-                boxes=(f.box,), score=f.score, rule="centerface", where=Where.PIXELS, frame=frame)
+        Finding(kind=FACE, masked_value=f"[face ~{f.width} px" + (f", turned {f.rotation} deg" if f.rotation else "") + suffix,
+                boxes=(f.box,), score=f.score, rule="centerface", where=Where.PIXELS, frame=frame, whole_object=True)
         for f in search.faces
     ]
 
@@ -45,46 +69,47 @@ def code_findings(search: CodeSearch, frame: int = 0) -> list[Finding]:
     return [
         Finding(kind=BARCODE, masked_value=f"[{c.symbology}: {c.kind}]", boxes=(c.box,), score=1.0 if c.decoded else 0.5,
                 rule=f"zxing-cpp:{c.found_by}" if c.decoded else "code-finder", where=Where.PIXELS, frame=frame,
-                raw_text=c.value)
+                raw_text=c.value, whole_object=True)
         for c in search.codes
     ]
 
 
-def screen_photo(image: np.ndarray, faces: FaceDetector, codes: CodeDetector, frame: int = 0) -> PhotoScreen:
-    """Search one frame for faces and codes and apply the detectors' policies."""
-    face_search = faces.search(image)
-    code_search = codes.search(image)
-    found_faces = face_findings(face_search, frame)
-    found_codes = code_findings(code_search, frame)
-    to_mask: list[Finding] = []
+def picture_frames(doc: Document) -> list[tuple[int, np.ndarray]]:
+    """The frames to look at: each distinct displayed frame the adapter has read (a
+    format may give several renderings of one frame, and overlay planes: not pictures)."""
+    indexes = sorted({r.frame for r in doc.renderings if r.where is Where.PIXELS})
+    return [(i, doc.frames[i]) for i in indexes if i < len(doc.frames)]
+
+
+def find_in_pictures(detectors: PictureDetectors, doc: Document, policy: Policy) -> PictureFindings:
+    """Faces (in photographic documents) and codes (in every image) in the document's
+    frames, under the policy's ``[faces]`` and ``[codes]`` actions."""
+    engines = detectors.for_policy(policy)
+    findings: list[Finding] = []
     kept: list[Finding] = []
-    reasons: list[str] = []
-    notes = [f"faces searched down to {face_search.smallest_face} px wide"]
-    if found_faces:
-        action = faces.policy.action
-        if action == "block":
-            reasons.append(f"policy blocks photos with a face ({len(found_faces)} found)")
-        elif action == "keep":
-            kept.extend(found_faces)
-            notes.append(f"{len(found_faces)} face(s) kept visible (policy: faces.action = keep, for documented consent)")
-        else:
-            to_mask.extend(found_faces)
-    if found_codes:
-        if codes.policy.action == "block":
-            reasons.append(f"policy blocks photos with a barcode or 2-D code ({len(found_codes)} found)")
-        else:
-            to_mask.extend(found_codes)
-    return PhotoScreen(tuple(to_mask), tuple(kept), tuple(reasons), tuple(notes))
+    smallest: set[int] = set()
+    for i, pixels in picture_frames(doc):
+        findings += code_findings(engines.codes.search(pixels), i)
+        if doc.photographic:
+            search = engines.faces.search(pixels)
+            smallest.add(search.smallest_face)
+            keep = policy.faces.action == "keep"
+            (kept if keep else findings).extend(face_findings(search, i, kept=keep))
+    notes = [f"faces searched down to {max(smallest)} px wide"] if smallest else []
+    if kept:
+        notes.append(f"{len(kept)} face(s) kept visible (policy: faces.action = keep, for documented consent)")
+    return PictureFindings(tuple(findings), tuple(kept), tuple(notes))
 
 
-def residual_photo_findings(image: np.ndarray, masks: list[Box], faces: FaceDetector, codes: CodeDetector, frame: int = 0) -> list[Finding]:
-    """Verification of an output frame: faces still detected outside the masks (unless
-    faces are kept by policy) and codes that still decode. Each comes back as a
-    finding, so the pipeline masks it in another round or blocks."""
+def residual_picture_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, detectors: PictureDetectors,
+                              photographic: bool = True) -> list[Finding]:
+    """Verification of one output frame: faces still found outside the masks (unless the
+    policy keeps faces) and codes that still decode. Each comes back as a finding, so
+    the pipeline masks it in another round or blocks."""
+    engines = detectors.for_policy(policy)
     out: list[Finding] = []
-    if faces.policy.action != "keep":
-        left = faces.faces_outside_masks(image, masks)
-        out.extend(face_findings(FaceSearch(tuple(left), 0.0, 0, 0, 0.0), frame))
-    left_codes = codes.decodable_codes(image, masks)
-    out.extend(code_findings(CodeSearch(tuple(left_codes), 0.0), frame))
+    if photographic and policy.faces.action != "keep":
+        left = engines.faces.faces_outside_masks(pixels, masks)
+        out += face_findings(FaceSearch(tuple(left), 0.0, 0, 0, 0.0), frame)
+    out += code_findings(CodeSearch(tuple(engines.codes.decodable_codes(pixels, masks)), 0.0), frame)
     return out

@@ -135,6 +135,9 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         notes=tuple(notes),
         frame_count_in_file=len(rendered),
         renderings=frame_renderings(rendered) + overlays,
+        # Colour DICOM (visible-light photos, secondary captures) is searched for faces;
+        # grey medical images and palette-coloured maps are not.
+        photographic=samples > 1,
         dataset=ds,
         native_pixels=frames_native,
         unscreened_overlays=tuple(unscreened),

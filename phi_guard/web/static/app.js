@@ -10,7 +10,7 @@ let safeFile = null; // the safe copy: only in this page's memory
 
 const PLAIN = {
   CLEAN: "Safe to share: nothing identifying was found in the picture. Hidden data was removed.",
-  REDACTED: "Safe to share after masking: identifying text was covered. Check the picture below before you post it.",
+  REDACTED: "Safe to share after masking: identifying text, faces and codes were covered. Check the picture below before you post it.",
   BLOCKED: "Do not share this image: phi_guard could not make it safe.",
   ERROR: "This file could not be checked.",
 };

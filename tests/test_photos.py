@@ -1,0 +1,153 @@
+"""Clinical photos end to end: faces and wristbands (printed text and codes) through the
+whole pipeline (Screener and `phi-guard check`), with the [faces] and [codes] policy."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from phi_guard import Screener
+from phi_guard.policy import Policy
+from phi_guard.types import Verdict
+from phi_guard.vision import CodeDetector, CodeSearch, FaceDetector
+
+from conftest import DATA
+from test_vision import wristband
+
+CLI = [sys.executable, "-m", "phi_guard.cli"]
+ASTRONAUT_FACE = (180, 58, 270, 178)  # brows to chin, cheek to cheek (set by hand, as in test_vision)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _astronaut() -> np.ndarray:
+    return np.array(Image.open(DATA / "photos" / "astronaut.jpg").convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def band_on_arm() -> np.ndarray:
+    """A generated wristband (name, MRN, DOB, Code 128, QR) on an arm-coloured scene,
+    with a real portrait above it: the kind of ward photo the issue is about."""
+    scene, _ = wristband()
+    scene = scene.copy()
+    scene[10:210, 560:760] = np.array(Image.fromarray(_astronaut()).resize((200, 200), Image.LANCZOS))
+    return scene
+
+
+def test_portrait_masked_end_to_end_with_the_cli(tmp_path):
+    src = tmp_path / "portrait.jpg"
+    src.write_bytes((DATA / "photos" / "astronaut.jpg").read_bytes())
+    out, report_path = tmp_path / "portrait.safe.png", tmp_path / "r.json"
+    r = subprocess.run(CLI + ["check", str(src), "-o", str(out), "--report", str(report_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(report_path.read_text())
+    assert report["verdict"] == "REDACTED"
+    faces = [f for f in report["findings"] if f["kind"] == "FACE"]
+    assert len(faces) == 1 and faces[0]["rule"] == "centerface"
+    # The face's mask is in the report's redaction boxes (the web page outlines those).
+    x0, y0, x1, y1 = faces[0]["boxes"][0]
+    assert x0 <= ASTRONAUT_FACE[0] and y0 <= ASTRONAUT_FACE[1] and x1 >= ASTRONAUT_FACE[2] and y1 >= ASTRONAUT_FACE[3]
+    assert faces[0]["boxes"][0] in report["redactions"]["boxes"]
+    assert any("faces searched down to" in n for n in report["notes"])
+    assert "FACE" in r.stdout
+    # An independent look at the written file: the face is filled, no face is found.
+    written = np.array(Image.open(out).convert("RGB"))
+    fx0, fy0, fx1, fy1 = ASTRONAUT_FACE
+    assert written[fy0:fy1, fx0:fx1].max() == 0
+    assert FaceDetector(threads=1).detect(written) == []
+
+
+@pytest.mark.parametrize("turn", [0, 180, 90])
+def test_wristband_text_and_codes_masked(screener, band_on_arm, turn):
+    # A band turned upside down or sideways (a patient lying in bed) is read too.
+    scene = np.ascontiguousarray(np.rot90(band_on_arm, turn // 90))
+    result = screener.screen(_png(scene), name="band.png")
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    kinds = {f.kind for f in result.findings}
+    assert {"FACE", "BARCODE", "PERSON", "DATE_OF_BIRTH"} <= kinds or {"FACE", "BARCODE", "PERSON", "DATE"} <= kinds, kinds
+    assert kinds & {"MEDICAL_RECORD_NUMBER", "ID_NUMBER"}, kinds
+    codes = [f for f in result.findings if f.kind == "BARCODE"]
+    assert len(codes) == 2 and all("mrn-like" in f.masked_value for f in codes)
+    # No decoded value, printed name or MRN in the report.
+    text = json.dumps(result.report)
+    for secret in ("40219877", "OKAFOR", "Aisha", "1961"):
+        assert secret not in text
+    out = _pixels(result.safe_bytes)
+    assert not [c for c in CodeDetector().search(out).codes if c.decoded]
+    import pytesseract
+
+    read = pytesseract.image_to_string(Image.fromarray(np.ascontiguousarray(np.rot90(out, -(turn // 90))))).upper()
+    assert "OKAFOR" not in read and "40219877" not in read
+
+
+def test_faces_action_block_blocks(screener):
+    policy = Policy.from_table({"faces": {"action": "block"}})
+    result = screener.screen(DATA / "photos" / "astronaut.jpg", policy=policy)
+    assert result.verdict is Verdict.BLOCKED and result.safe_bytes is None
+    assert any("FACE" in r for r in result.reasons)
+
+
+def test_codes_action_block_blocks(screener, band_on_arm):
+    policy = Policy.from_table({"codes": {"action": "block"}})
+    result = screener.screen(_png(band_on_arm), policy=policy)
+    assert result.verdict is Verdict.BLOCKED and any("BARCODE" in r for r in result.reasons)
+
+
+def test_faces_action_keep_keeps_and_reports(screener):
+    policy = Policy.from_table({"faces": {"action": "keep"}})
+    result = screener.screen(DATA / "photos" / "astronaut.jpg", policy=policy)
+    assert result.verdict is Verdict.CLEAN, result.reasons
+    assert any("face(s) left visible" in r for r in result.reasons)
+    kept = [f for f in result.report["findings"] if f["kind"] == "FACE"]
+    assert len(kept) == 1 and "kept" in kept[0]["masked_value"]
+    assert result.report["redactions"]["count"] == 0
+    # The face is still in the written pixels.
+    assert FaceDetector(threads=1).detect(_pixels(result.safe_bytes))
+
+
+def test_photo_with_no_person_is_clean(screener):
+    result = screener.screen(DATA / "photos" / "coffee.jpg")
+    assert result.verdict is Verdict.CLEAN, result.reasons
+    assert not [f for f in result.findings if f.kind in ("FACE", "BARCODE")]
+
+
+class _MissesCodesWhenScreening(CodeDetector):
+    """A code reader that misses every code in the screening pass (as a weaker reader
+    would) but reads normally in verification: the pipeline's verification must catch
+    the code left in the output."""
+
+    def search(self, image: np.ndarray) -> CodeSearch:
+        self.calls = getattr(self, "calls", 0) + 1
+        return CodeSearch((), 0.0) if self.calls == 1 else super().search(image)
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_verification_catches_a_code_left_in_the_output(screener, band_on_arm, rounds):
+    policy = Policy.from_table({"verify": {"max_rounds": rounds}})
+    missing = Screener(policy, ocr_engines=screener.ocr_engines, verify_engines=screener.verify_engines,
+                       mask_engines=screener.mask_engines, detector=screener.detector,
+                       face_detector=screener.pictures.faces, code_detector=_MissesCodesWhenScreening())
+    result = missing.screen(_png(band_on_arm), policy=policy)
+    assert result.report["verification"]["rounds"] >= 1
+    if rounds == 1:
+        # The code was not masked in the only round: verification found it, nothing written.
+        assert result.verdict is Verdict.BLOCKED and result.safe_bytes is None
+        assert "BARCODE" in result.report["verification"]["residual_kinds"]
+    else:
+        # A second round masks what verification found; the written copy has no code.
+        assert result.verdict is Verdict.REDACTED and result.report["verification"]["rounds"] == 2
+        assert not [c for c in CodeDetector().search(_pixels(result.safe_bytes)).codes if c.decoded]
