@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import TextRegion, Word
+from ..types import Box, TextRegion, Word
 from .base import READ_COVERAGE, OcrReading, quad_to_box, read_fraction
 
 
@@ -48,7 +48,7 @@ class RapidOcrEngine:
             # A line counts as read only when its confident words cover most of it: a line
             # recognised in part (one clear word, the rest lost) is text seen but not read.
             read = read_fraction(line_box, [w.box for w in line_words if w.confidence >= self.min_confidence])
-            if line.score < self.min_confidence or read < READ_COVERAGE:
+            if (line.score < self.min_confidence or read < READ_COVERAGE) and _has_ink(rgb, line_box):
                 unreadable.append(TextRegion(box=line_box, confidence=min(line.score, read), engine=self.name))
         return OcrReading(tuple(words), tuple(unreadable))
 
@@ -58,3 +58,19 @@ def _clip_to(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -
     x0 = max(box[0], outer[0])
     x1 = min(max(box[2], x0 + 1), outer[2]) if outer[2] > x0 else box[2]
     return x0, outer[1], max(x1, x0 + 1), outer[3]
+
+
+# Grey levels a region must span to hold any glyph: the detector also outlines flat
+# areas (a uniform colour, a blank margin), where no text can be.
+_MIN_INK_CONTRAST = 24
+
+
+def _has_ink(image: np.ndarray, box: Box) -> bool:
+    """True when ``box`` holds enough contrast for a glyph (flat regions hold no text)."""
+    x0, y0, x1, y1 = box
+    crop = image[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
+    if crop.size == 0:
+        return False
+    grey = crop.mean(axis=2) if crop.ndim == 3 else crop
+    lo, hi = np.percentile(grey, (2, 98))
+    return bool(hi - lo >= _MIN_INK_CONTRAST)
