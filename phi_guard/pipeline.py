@@ -292,7 +292,7 @@ class Screener:
         while True:
             # 5. decide (a fixed overlay position found in one frame is masked in all; text
             #    masks follow the glyphs' ink, so the next line's markers stay readable)
-            masks, text_masks = mask_boxes(pixel_findings, doc.renderings, doc.width, doc.height, policy.redact)
+            masks, text_masks = mask_boxes(pixel_findings, doc.held_renderings, doc.width, doc.height, policy.redact)
             decision = decide(pixel_findings, metadata.items, text_masks, doc.width, doc.height, policy,
                               overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds, kept=pictures.kept)
             if decision.verdict is Verdict.BLOCKED or (outcome is not None and outcome.ok):

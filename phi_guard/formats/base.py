@@ -9,7 +9,7 @@ format's adapter encode (:class:`Encoded`) and check (:class:`OutputCheck`) the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +52,12 @@ class Document:
     # faces (printed codes are searched in every image). An adapter says False for
     # medical image renderings (a grey x-ray, CT or MR), where there is only anatomy.
     photographic: bool = True
+
+    @property
+    def held_renderings(self) -> Sequence[Rendering]:
+        """The renderings held in memory: all of a still's or an animation's; none of a
+        clip's, whose frames stream through the read stage once and are not kept."""
+        return self.renderings if isinstance(self.renderings, Sequence) else ()
 
     @property
     def has_pixels(self) -> bool:

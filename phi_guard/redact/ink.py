@@ -8,7 +8,7 @@ the box is padded as it was (:func:`.styles.pad_boxes`). Verification re-reads t
 output around every mask, so a sliver left visible goes back to redaction."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -95,11 +95,10 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
     return masks
 
 
-def mask_boxes(findings: Sequence[Finding], renderings: Iterable[Rendering], width: int, height: int,
+def mask_boxes(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
                policy: RedactPolicy) -> tuple[list[Box], list[Box]]:
     """The masks for ``findings``: (every mask, the text masks among them). Text masks are
     fitted to the glyphs' ink (:func:`fit_masks`); faces and codes come padded to the
     whole object and are masked as found."""
-    shown = renderings if isinstance(renderings, Sequence) else list(renderings)
-    text = fit_masks([f for f in findings if not f.whole_object], shown, width, height, policy)
+    text = fit_masks([f for f in findings if not f.whole_object], renderings, width, height, policy)
     return text + [b for f in findings if f.whole_object for b in f.boxes], text

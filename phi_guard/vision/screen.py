@@ -77,7 +77,7 @@ def code_findings(search: CodeSearch, frame: int = 0) -> list[Finding]:
 def picture_frames(doc: Document) -> list[tuple[int, np.ndarray]]:
     """The frames to look at: each distinct displayed frame the adapter has read (a
     format may give several renderings of one frame, and overlay planes: not pictures)."""
-    indexes = sorted({r.frame for r in doc.renderings if r.where is Where.PIXELS})
+    indexes = sorted({r.frame for r in doc.held_renderings if r.where is Where.PIXELS})
     return [(i, doc.frames[i]) for i in indexes if i < len(doc.frames)]
 
 
