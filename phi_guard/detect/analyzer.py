@@ -328,11 +328,11 @@ class Detector:
     def _unreadable(self, reading: OcrReading, policy: Policy, frame: int) -> list[Finding]:
         """Text a detector found but no engine read with confidence: unknown, not clean.
         A region counts as read only when confident words (of any engine) cover most of
-        it, not when one confident word lies inside it; regions of any height count."""
+        it, not when one confident word lies inside it; line-shaped regions only."""
         confident = [w.box for w in reading.words if w.confidence >= policy.ocr.min_confidence]
         out = []
         for region in reading.unreadable:
-            if not _big_enough(region.box):
+            if not _line_shaped(region.box):
                 continue
             if read_fraction(region.box, confident) >= READ_COVERAGE:
                 continue
@@ -341,9 +341,12 @@ class Detector:
         return out
 
 
-def _big_enough(box: Box) -> bool:
-    """A region of a few pixels holds no legible text (3 px is below any font)."""
-    return box[3] - box[1] >= 4 and box[2] - box[0] >= 4
+def _line_shaped(box: Box) -> bool:
+    """Burned-in text comes in lines: at least 4 px high, no more than ~60 px, and wider
+    than tall. (Counting regions of any height, tried for issue 10, made detectors' blobs
+    on photos and whole flat images "unreadable text" and blocked clean photos.)"""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return 4 <= h <= 60 and w >= h
 
 
 # Findings that are one identifier as a whole: every word in them is masked, allowed or not.

@@ -29,7 +29,7 @@ class ReadSettings:
     tesseract_passes: tuple[str, ...] | None = None
     # Tesseract's unsure words in rows it read in part count as text seen but not read.
     # Off for verification: in a masked output they are the masks' edges and pixelation.
-    tesseract_unreadable: bool = True
+    tesseract_unreadable: bool = False
 
 
 SCREEN_SETTINGS = ReadSettings()  # the screening pass: each engine's own defaults
