@@ -100,7 +100,7 @@ def test_ios_shortcut_exchange(samples):
                        data={"output": "jpg"}, headers={"X-API-Key": "s3cret"})
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["verdict"] in ("CLEAN", "REDACTED") and body["image"]["filename"] == "IMG_0001.safe.jpg"
+        assert body["verdict"] in ("CLEAN", "REDACTED") and body["image"]["filename"].endswith(".safe.jpg")
         safe = base64.b64decode(body["image"]["base64"])
         assert Image.open(io.BytesIO(safe)).format == "JPEG" and b"Exif" not in safe
         # without the key, nothing is screened
