@@ -109,6 +109,10 @@ class Rendering:
     # Read by every screening engine, or by the first one only (further frames of a
     # cine loop repeat the first frame's overlay on changing anatomy).
     all_engines: bool = True
+    # A further reading of a frame already read (a DICOM value band, a min-max or colour
+    # rendering): the first engine's text detector runs on it, and only text regions not
+    # yet read in that frame's earlier renderings are recognised.
+    supplementary: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .detect.pixels import PixelDetector
 from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
-from .ocr import OcrEngine, ReadSettings, read_frame, read_regions
+from .ocr import OcrEngine, OcrReading, ReadSettings, read_frame, read_new_text, read_regions
 from .policy import Policy
 from .types import Box, Finding, VerifyOutcome
 
@@ -38,8 +38,17 @@ def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metada
     """Check ``encoded`` with the adapter that wrote it, then re-read and re-detect its frames."""
     check = writer.check_output(encoded, doc, metadata, masks, policy)
     residual: list[Finding] = []
+    read: dict[int, OcrReading] = {}
     for i, pixels in check.frames:
-        residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms)
+        read[i] = frame_reading(pixels, i, masks, policy, engines)
+        residual += _detected(read[i], i, masks, policy, detector, metadata.terms)
+    # Further readings of the output's stored values (a DICOM's value bands): the first
+    # verification engine's detector, recognising what the frame's reading did not read.
+    for r in check.readings:
+        extra = read_new_text(engines.frames[0], r.pixels, r.frame, read.get(r.frame, OcrReading()),
+                              policy.ocr.tile_size, policy.ocr.tile_overlap)
+        read[r.frame] = read.get(r.frame, OcrReading()) + extra
+        residual += _detected(extra, r.frame, masks, policy, detector, metadata.terms)
     return VerifyOutcome(not check.problems and not residual, check.problems, tuple(residual))
 
 
@@ -48,9 +57,20 @@ def residual_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: 
     """Identifiers still readable in one output frame: the whole frame re-read by the
     verification engines, the masks' neighbourhoods by the mask engines, then detected.
     (Masks apply to every frame; a mask's surroundings are re-read in frame 0.)"""
+    return _detected(frame_reading(pixels, frame, masks, policy, engines), frame, masks, policy, detector, header_terms)
+
+
+def frame_reading(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines) -> OcrReading:
+    """One output frame re-read: whole by the verification engines, the masks'
+    neighbourhoods (in frame 0) by the mask engines."""
     reading = read_frame(engines.frames, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
     if frame == 0 and engines.masks and masks:
         reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(masks, pixels.shape[1], pixels.shape[0]), frame)
+    return reading
+
+
+def _detected(reading: OcrReading, frame: int, masks: list[Box], policy: Policy, detector: PixelDetector,
+              header_terms: tuple[str, ...]) -> list[Finding]:
     return [f for f in detector.detect(reading, policy, header_terms, frame=frame) if not unreadable_inside_masks(f, masks)]
 
 

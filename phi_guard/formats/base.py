@@ -97,10 +97,13 @@ class Encoded:
 @dataclass(frozen=True)
 class OutputCheck:
     """An adapter's check of an encoded output: container ``problems`` (each one
-    blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read."""
+    blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read;
+    ``readings``: further renderings of those frames (supplementary, like the input's:
+    a DICOM's value bands), re-read after them."""
 
     problems: tuple[str, ...] = ()
     frames: tuple[tuple[int, Pixels], ...] = ()
+    readings: tuple[Rendering, ...] = ()
 
 
 class FormatAdapter(Protocol):

@@ -6,6 +6,7 @@ tiling large images, and returns every engine's words: detection screens each
 reading, so a word that any engine reads can be masked.
 """
 from .base import SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings
-from .registry import build_engine, read_frame, read_regions, read_renderings
+from .registry import build_engine, read_frame, read_new_text, read_regions, read_renderings
 
-__all__ = ["SCREEN_SETTINGS", "OcrEngine", "OcrReading", "ReadSettings", "build_engine", "read_frame", "read_regions", "read_renderings"]
+__all__ = ["SCREEN_SETTINGS", "OcrEngine", "OcrReading", "ReadSettings", "build_engine", "read_frame", "read_new_text",
+           "read_regions", "read_renderings"]

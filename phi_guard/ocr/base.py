@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -49,6 +50,16 @@ class OcrEngine(Protocol):
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         """Read 8-bit grey or RGB ``image``; raises EngineError when the engine fails."""
+        ...
+
+
+@runtime_checkable
+class ReadsNewText(Protocol):
+    """An engine whose text detector runs apart from recognition: a further rendering of
+    a frame is detected in full, but only lines not read before are recognised."""
+
+    def read_new(self, image: np.ndarray, known: Callable[[Box], bool] | None, tag: str = "") -> OcrReading:
+        """Read ``image``, skipping the recognition of lines whose box ``known`` accepts."""
         ...
 
 
