@@ -101,11 +101,14 @@ def render_reading(spec: ReadingSpec, native: np.ndarray, photometric: str) -> P
         return shown
     if spec.kind == "band":
         mask = ((native >= spec.lo) & (native <= spec.hi)).astype(np.uint8)
-        # Single stray pixels at the value (noise in the anatomy) would speckle the reading.
+        # Stray pixels at the value (noise in the anatomy) would speckle the reading; tiny
+        # parts next to larger strokes stay (a colon's dots: "15:41" is a time).
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        keep = np.zeros(n, bool)
-        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 3
-        return np.where(keep[labels], 0, 255).astype(np.uint8)
+        area = stats[:, cv2.CC_STAT_AREA]
+        strokes = ((area >= _GLYPH_MIN_AREA) & (np.arange(n) > 0))[labels].astype(np.uint8)
+        near = cv2.dilate(strokes, np.ones((7, 7), np.uint8)) > 0
+        keep = (((area >= 3) & (np.arange(n) > 0))[labels]) | (near & (mask > 0))
+        return np.where(keep, 0, 255).astype(np.uint8)
     values = native.astype(np.float64)
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
