@@ -49,7 +49,7 @@ def test_ct_text_outside_the_window_is_masked_in_the_stored_pixels(screener):
     native_in = src.pixel_array
     value = _text_value(native_in, truth)
     phi = _phi_tokens(truth)
-    band = ReadingSpec("band", value, value)
+    band = ReadingSpec("bands", ((value, value),))
     minmax = ReadingSpec("min-max")
     # The premise: the stored window shows none of it, a re-windowing shows it all.
     assert not phi & _tesseract_words(render_frame(native_in, src))

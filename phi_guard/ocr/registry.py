@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,8 +111,8 @@ def _read_tiled(engine: OcrEngine, image: np.ndarray, frame: int, tile_size: int
     for t, (x0, y0, x1, y1) in enumerate(tiles):
         crop = image[y0:y1, x0:x1]
         if read is not None and isinstance(engine, ReadsNewText):
-            in_tile = [_shift(b, -x0, -y0) for b in read]
-            reading = engine.read_new(crop, lambda line, boxes=in_tile: _is_read(line, boxes), tag=f"f{frame}t{t}s")
+            reading = engine.read_new(crop, functools.partial(_is_read, words=[_shift(b, -x0, -y0) for b in read]),
+                                      tag=f"f{frame}t{t}s")
         else:
             reading = engine.read(crop, tag=f"f{frame}t{t}")
         for wd in reading.words:

@@ -8,9 +8,10 @@ renderings, chosen from its stored values, but only where they show something th
 stored window does not:
 
 - ``min-max``: the full stored range, when the window clips much of the frame;
-- ``band``: one stored value (or a narrow run of values) used by many more pixels than
-  its neighbours (text is stamped at one value) whose pixels form glyph-sized
-  components that the stored window shows with little contrast; drawn black on white;
+- ``bands``: stored values used by many more pixels than their neighbours (text is
+  stamped at one value) whose pixels form glyph-sized components that the stored
+  window shows with little contrast; all such values of a frame drawn black on white
+  in one rendering;
 - ``colour``: the saturation of a colour frame (yellow or green text over grey anatomy),
   when coloured glyph-sized components have little luminance contrast.
 
@@ -46,7 +47,7 @@ _VISIBLE_CONTRAST = 40
 _HIDDEN_SHARE = 0.2
 # Saturation (max - min channel) from which a colour pixel counts as coloured text.
 _COLOURED = 60
-# Readings per frame at most (bands with the most glyphs first).
+# Value bands per frame at most (those with the most glyphs).
 MAX_BANDS = 4
 # The min-max rendering is read when the window clips this share of the pixels and the
 # two renderings differ by this much on average.
@@ -56,11 +57,11 @@ _MINMAX_DIFFERENCE = 8.0
 
 @dataclass(frozen=True)
 class ReadingSpec:
-    """One extra reading of a frame: ``kind`` min-max, band (stored values lo..hi) or colour."""
+    """One extra reading of a frame: ``kind`` min-max, bands (the stored values in any of
+    ``bands``, (lo, hi) inclusive, drawn black on white in one rendering) or colour."""
 
     kind: str
-    lo: float = 0.0
-    hi: float = 0.0
+    bands: tuple[tuple[float, float], ...] = ()
 
     @property
     def label(self) -> str:
@@ -81,11 +82,13 @@ def plan_readings(native: np.ndarray, displayed: Pixels, photometric: str) -> tu
             continue
         hidden = _hidden_share(glyphs, mask, displayed)
         if hidden >= _HIDDEN_SHARE:
-            scored.append((len(glyphs), ReadingSpec("band", float(lo), float(hi))))
+            scored.append((len(glyphs), (float(lo), float(hi))))
     scored.sort(key=lambda t: -t[0])
-    # Bands first: their text is crisp; the min-max rendering then recognises only what
-    # no band showed (text spread over many values, e.g. after lossy compression).
-    specs = [s for _, s in scored[:MAX_BANDS]]
+    # The bands in one rendering (one detector pass; text at different values lies in
+    # different places), read first: their text is crisp; the min-max rendering then
+    # recognises only what no band showed (text spread over many values, e.g. after
+    # lossy compression).
+    specs = [ReadingSpec("bands", tuple(sorted(b for _, b in scored[:MAX_BANDS])))] if scored else []
     minmax = render_reading(ReadingSpec("min-max"), native, photometric)
     clipped = float(np.mean((displayed == 0) | (displayed == 255)))
     if clipped >= _CLIPPED_SHARE and float(np.mean(np.abs(minmax.astype(np.int16) - displayed))) >= _MINMAX_DIFFERENCE:
@@ -99,8 +102,11 @@ def render_reading(spec: ReadingSpec, native: np.ndarray, photometric: str) -> P
         sat = native.max(axis=2).astype(np.int16) - native.min(axis=2).astype(np.int16)
         shown: Pixels = (255 - np.clip((sat - 20) * 4, 0, 255)).astype(np.uint8)
         return shown
-    if spec.kind == "band":
-        mask = ((native >= spec.lo) & (native <= spec.hi)).astype(np.uint8)
+    if spec.kind == "bands":
+        inside = np.zeros(native.shape, bool)
+        for lo, hi in spec.bands:
+            inside |= (native >= lo) & (native <= hi)
+        mask = inside.astype(np.uint8)
         # Stray pixels at the value (noise in the anatomy) would speckle the reading; tiny
         # parts next to larger strokes stay (a colon's dots: "15:41" is a time).
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
