@@ -199,7 +199,7 @@ def _colour_text_hidden(native: np.ndarray, displayed: Pixels) -> bool:
 
 
 # Distinct frames of a multi-frame file planned at most (a cine loop repeats its overlay).
-MAX_PLANNED_FRAMES = 16
+MAX_PLANNED_FRAMES = 8
 
 
 def plan_frames(native: np.ndarray, displayed: tuple[Pixels, ...], photometric: str) -> tuple[tuple[int, ReadingSpec], ...]:
