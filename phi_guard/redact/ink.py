@@ -45,6 +45,8 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
         return None
     mid = (y0 + y1) / 2 - wy0
     seed = min(inside, key=lambda i: abs(i - mid))
+    if abs(seed - mid) > h / 4:
+        return None  # no ink through the box's middle: this rendering does not show its text
     gap = max(2, int(0.15 * h))
     top = bottom = seed
     misses = 0
