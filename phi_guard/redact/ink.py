@@ -70,13 +70,21 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
     return wy0 + top, wy0 + bottom + 1
 
 
-def _glyph_rows(box: Box, grays: Sequence[np.ndarray]) -> tuple[int, int] | None:
-    """The tightest run of glyph rows of ``box`` among the renderings that show its text:
-    the same glyphs lie in the same rows in each, and a looser run holds texture next to
-    them (anatomy in a min-max rendering). Verification re-reads the output, so glyph
-    rows this would leave out are not passed unseen."""
+def _glyph_rows(box: Box, grays: Sequence[np.ndarray], widest: bool) -> tuple[int, int] | None:
+    """The glyph rows of ``box`` over the renderings that show its text: the same glyphs
+    lie in the same rows in each, so runs much taller than the tightest one hold texture
+    beside them (anatomy in a min-max rendering) and are left out; the rest are joined.
+    ``widest``: every rendering's run counts (after a failed verification)."""
     found = [s for s in (ink_rows(g, box) for g in grays) if s is not None]
-    return min(found, key=lambda s: s[1] - s[0]) if found else None
+    if not found:
+        return None
+    tightest = min(s[1] - s[0] for s in found)
+    kept = found if widest else [s for s in found if s[1] - s[0] <= _CONSISTENT_HEIGHT * tightest]
+    return min(s[0] for s in kept), max(s[1] for s in kept)
+
+
+# A rendering's run of glyph rows up to this many times the tightest is the same glyphs.
+_CONSISTENT_HEIGHT = 1.3
 
 
 def _same_line(a: Box, b: Box) -> bool:
@@ -86,9 +94,10 @@ def _same_line(a: Box, b: Box) -> bool:
 
 
 def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
-              policy: RedactPolicy) -> list[Box]:
+              policy: RedactPolicy, widest: bool = False) -> list[Box]:
     """One mask per box of ``findings`` (in the frames' pixels), each fitted to the ink it
-    holds in the renderings of its finding's frame; padded boxes where no ink is found."""
+    holds in the renderings of its finding's frame; padded boxes where no ink is found.
+    ``widest``: every rendering's glyph rows count (a round after a failed verification)."""
     by_frame: dict[int, list[np.ndarray]] = {}
     for r in renderings:
         if r.where is Where.PIXELS and r.pixels.shape[:2] == (height, width):
@@ -99,7 +108,7 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
         grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
         for box in f.boxes:
             if f.kind not in _NOT_FITTED and (f.frame, box) not in rows:
-                rows[(f.frame, box)] = _glyph_rows(box, grays)
+                rows[(f.frame, box)] = _glyph_rows(box, grays, widest)
     masks: list[Box] = []
     for f in findings:
         for box in f.boxes:
@@ -120,9 +129,9 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
 
 
 def mask_boxes(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
-               policy: RedactPolicy) -> tuple[list[Box], list[Box]]:
+               policy: RedactPolicy, widest: bool = False) -> tuple[list[Box], list[Box]]:
     """The masks for ``findings``: (every mask, the text masks among them). Text masks are
-    fitted to the glyphs' ink (:func:`fit_masks`); faces and codes come padded to the
-    whole object and are masked as found."""
-    text = fit_masks([f for f in findings if not f.whole_object], renderings, width, height, policy)
+    fitted to the glyphs' ink (:func:`fit_masks`, ``widest`` after a failed verification);
+    faces and codes come padded to the whole object and are masked as found."""
+    text = fit_masks([f for f in findings if not f.whole_object], renderings, width, height, policy, widest)
     return text + [b for f in findings if f.whole_object for b in f.boxes], text
