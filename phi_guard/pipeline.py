@@ -291,8 +291,10 @@ class Screener:
         outcome: VerifyOutcome | None = None
         while True:
             # 5. decide (a fixed overlay position found in one frame is masked in all; text
-            #    masks follow the glyphs' ink, so the next line's markers stay readable)
-            masks, text_masks = mask_boxes(pixel_findings, doc.held_renderings, doc.width, doc.height, policy.redact)
+            #    masks follow the glyphs' ink, so the next line's markers stay readable;
+            #    after a failed verification, every rendering's glyph rows count)
+            masks, text_masks = mask_boxes(pixel_findings, doc.held_renderings, doc.width, doc.height, policy.redact,
+                                           widest=log.rounds > 0)
             decision = decide(pixel_findings, metadata.items, text_masks, doc.width, doc.height, policy,
                               overlay_findings=overlay_findings, verification=outcome, rounds=log.rounds, kept=pictures.kept)
             if decision.verdict is Verdict.BLOCKED or (outcome is not None and outcome.ok):

@@ -117,6 +117,10 @@ class Rendering:
     # Only these parts of the frame changed since they were last read (a later frame
     # of an animation or a video); None: read the whole frame.
     regions: tuple[Box, ...] | None = None
+    # A further reading of a frame already read (a DICOM value band, a min-max or colour
+    # rendering): the first engine's text detector runs on it, and only text regions not
+    # yet read in that frame's earlier renderings are recognised.
+    supplementary: bool = False
 
     def without_pixels(self) -> Rendering:
         """This rendering's description (frame, plane, label) once it has been read:

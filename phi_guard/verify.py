@@ -15,7 +15,7 @@ import numpy as np
 from .detect.pixels import PixelDetector
 from .errors import PhiGuardError
 from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
-from .ocr import OcrEngine, ReadSettings, read_frame, read_regions
+from .ocr import OcrEngine, OcrReading, ReadSettings, read_frame, read_new_text, read_regions
 from .policy import Policy
 from .types import Box, Finding, VerifyOutcome
 from .vision import PictureDetectors, residual_picture_findings
@@ -49,27 +49,45 @@ def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metada
     residual: list[Finding] = []
     problems = list(check.problems)
     checked = 0
+    # Frames with further readings keep their reading, so that those readings recognise
+    # only what it did not read.
+    with_readings = {r.frame for r in check.readings}
+    read: dict[int, OcrReading] = {}
     try:
         for i, pixels in check.frames:
             if check.sample is None or i in check.sample or i in finding_frames:
-                residual += residual_findings(pixels, i, masks, policy, engines, detector, metadata.terms, text_masks)
+                reading = frame_reading(pixels, i, masks, policy, engines, text_masks)
+                if i in with_readings:
+                    read[i] = reading
+                residual += _detected(reading, i, masks, policy, detector, metadata.terms)
                 if engines.pictures is not None:
                     residual += residual_picture_findings(pixels, i, masks, policy, engines.pictures, doc.photographic)
                 checked += 1
     except PhiGuardError as exc:  # an output frame that does not decode: nothing is written
         problems.append(f"the output failed its check while decoding: {exc}")
+    # Further readings of the output's stored values (a DICOM's value bands): the first
+    # verification engine's detector, recognising what the frame's reading did not read.
+    for r in check.readings:
+        extra = read_new_text(engines.frames[0], r.pixels, r.frame, read.get(r.frame, OcrReading()),
+                              policy.ocr.tile_size, policy.ocr.tile_overlap)
+        read[r.frame] = read.get(r.frame, OcrReading()) + extra
+        residual += _detected(extra, r.frame, masks, policy, detector, metadata.terms)
     return VerifyOutcome(not problems and not residual, tuple(problems), tuple(residual), checked)
 
 
-def residual_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines,
-                      detector: PixelDetector, header_terms: tuple[str, ...], text_masks: list[Box] | None = None) -> list[Finding]:
-    """Identifiers still readable in one output frame: the whole frame re-read by the
-    verification engines, the masks' neighbourhoods by the mask engines, then detected.
-    (Masks apply to every frame; a mask's surroundings are re-read in frame 0.)"""
+def frame_reading(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, engines: VerifyEngines,
+                  text_masks: list[Box] | None = None) -> OcrReading:
+    """One output frame re-read: whole by the verification engines, the masks'
+    neighbourhoods (in frame 0) by the mask engines."""
     reading = read_frame(engines.frames, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
     around = masks if text_masks is None else text_masks
     if frame == 0 and engines.masks and around:
         reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(around, pixels.shape[1], pixels.shape[0]), frame)
+    return reading
+
+
+def _detected(reading: OcrReading, frame: int, masks: list[Box], policy: Policy, detector: PixelDetector,
+              header_terms: tuple[str, ...]) -> list[Finding]:
     return [f for f in detector.detect(reading, policy, header_terms, frame=frame) if not unreadable_inside_masks(f, masks)]
 
 

@@ -272,6 +272,8 @@ class Detector:
             value = text[s:e]
             if kind == "DATE" and r.entity_type == "DATE_TIME" and not _looks_like_date(value):
                 continue  # spaCy calls many things DATE_TIME ("5 days", "today")
+            if kind == "URL" and not _looks_like_url(value):
+                continue  # a measurement read with a dot ("180.cm": .cm is a country's domain)
             meta = r.recognition_metadata or {}
             rule = meta.get(RULE_KEY) or meta.get("recognizer_name", "presidio")
             if rule == "SpacyRecognizer" and r.entity_type in ("PERSON", "LOCATION") and not self._plausible_ner_name(value):
@@ -342,11 +344,20 @@ class Detector:
 
 
 def _line_shaped(box: Box) -> bool:
-    """Burned-in text comes in lines: at least 4 px high, no more than ~60 px, and wider
-    than tall. (Counting regions of any height, tried for issue 10, made detectors' blobs
-    on photos and whole flat images "unreadable text" and blocked clean photos.)"""
+    """Burned-in text comes in lines: a horizontal line at least 4 px and no more than
+    ~60 px high and wider than tall; a taller line (large print, up to 200 px) or a
+    vertical one (a label turned by 90 degrees) when clearly elongated. Blobs of any
+    shape are not counted: detectors outline texture in photos (counting regions of
+    every shape, tried for issue 10, blocked clean photos)."""
     w, h = box[2] - box[0], box[3] - box[1]
-    return 4 <= h <= 60 and w >= h
+    short, long = min(w, h), max(w, h)
+    if 4 <= h <= 60 and w >= h:
+        return True
+    return 4 <= short <= 200 and long >= _ELONGATED * short
+
+
+# How much longer than high a large or vertical text line is at least.
+_ELONGATED = 2.5
 
 
 # Findings that are one identifier as a whole: every word in them is masked, allowed or not.
@@ -359,6 +370,16 @@ def _masked_whole(kind: str, rule: str) -> bool:
     """Names, labelled values and header terms are masked whole (a marker word inside them
     is part of the identifier); other matches spare the allowed words they run over."""
     return kind in _WHOLE_KINDS or rule.startswith(_WHOLE_RULES)
+
+
+def _looks_like_url(value: str) -> bool:
+    """A web address has a scheme, ``www``, or a host name with a letter before its
+    top-level domain; a number followed by a unit is no address."""
+    if re.match(r"(?i)\s*(?:[a-z][a-z0-9+.\-]*://|www\.)", value):
+        return True
+    host = re.split(r"[/?#:]", value.strip(), maxsplit=1)[0]
+    labels = host.split(".")
+    return len(labels) >= 2 and any(re.search(r"[A-Za-z]", label) for label in labels[:-1])
 
 
 def _looks_like_date(value: str) -> bool:

@@ -117,11 +117,14 @@ class OutputCheck:
     blocks), and the decoded output frames, ``(index, 8-bit pixels)``, to re-read:
     a tuple, or an iterable decoding a long output frame by frame. With ``sample``,
     only those frames (and frames where screening found something) are re-read of
-    the ones given; the rest are decoded (a damaged frame still fails) but not read."""
+    the ones given; the rest are decoded (a damaged frame still fails) but not read.
+    ``readings``: further renderings of those frames (supplementary, like the input's:
+    a DICOM's value bands), re-read after them."""
 
     problems: tuple[str, ...] = ()
     frames: Iterable[tuple[int, Pixels]] = ()
     sample: frozenset[int] | None = None
+    readings: tuple[Rendering, ...] = ()
 
 
 class FormatAdapter(Protocol):

@@ -6,7 +6,7 @@ tiling large images, and returns every engine's words: detection screens each
 reading, so a word that any engine reads can be masked.
 """
 from .base import REGION_SETTINGS, SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings
-from .registry import build_engine, read_frame, read_regions, read_renderings
+from .registry import build_engine, read_frame, read_new_text, read_regions, read_renderings
 
 __all__ = ["REGION_SETTINGS", "SCREEN_SETTINGS", "OcrEngine", "OcrReading", "ReadSettings",
-           "build_engine", "read_frame", "read_regions", "read_renderings"]
+           "build_engine", "read_frame", "read_new_text", "read_regions", "read_renderings"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -79,6 +80,16 @@ def read_fraction(region: Box, word_boxes: list[Box]) -> float:
             merged.append([a, b])
     covered = sum(b - a for a, b in merged)
     return min(covered / max(x1 - x0, 1), 1.0)
+
+
+@runtime_checkable
+class ReadsNewText(Protocol):
+    """An engine whose text detector runs apart from recognition: a further rendering of
+    a frame is detected in full, but only lines not read before are recognised."""
+
+    def read_new(self, image: np.ndarray, known: Callable[[Box], bool] | None, tag: str = "") -> OcrReading:
+        """Read ``image``, skipping the recognition of lines whose box ``known`` accepts."""
+        ...
 
 
 def quad_to_box(points: object) -> Box:

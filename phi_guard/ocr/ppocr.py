@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,12 @@ class PpOcr:
         self._rec_input = self.rec.get_inputs()[0].name
 
     # -- the whole reading ----------------------------------------------------------
-    def __call__(self, rgb: np.ndarray) -> list[OcrLine]:
-        lines = self._read_lines(rgb)
+    def __call__(self, rgb: np.ndarray, known: Callable[[tuple[int, int, int, int]], bool] | None = None) -> list[OcrLine]:
+        """Detect and recognise the text lines of ``rgb``. ``known``: a test on a detected
+        line's box (input coordinates); lines it accepts are already read elsewhere and
+        are neither recognised nor returned (a further reading of a frame recognises
+        only what is new)."""
+        lines = self._read_lines(rgb, known)
         if not any(_is_vertical(line.quad) for line in lines):
             return lines
         # Vertical text (a wristband or label photographed sideways): the detector is
@@ -147,15 +152,30 @@ class PpOcr:
         # lines replace the vertical ones (a line then upside down is turned by the
         # 180-degree retry below).
         width = rgb.shape[1]
-        turned = [_turned_back(line, width) for line in self._read_lines(np.ascontiguousarray(np.rot90(rgb)))]
+        turned = [_turned_back(line, width) for line in self._read_lines(np.ascontiguousarray(np.rot90(rgb)), None)]
         return [line for line in lines if not _is_vertical(line.quad)] + [line for line in turned if _is_vertical(line.quad)]
 
-    def _read_lines(self, rgb: np.ndarray) -> list[OcrLine]:
+    def _read_lines(self, rgb: np.ndarray, known: Callable[[tuple[int, int, int, int]], bool] | None) -> list[OcrLine]:
         img, ratio_h, ratio_w = _within_bounds(rgb, 30, 2000)
         img, pad_top = _vertical_padding(img, 8, 30)
         quads = self.detect(img)
         if not len(quads):
             return []
+        h0, w0 = rgb.shape[:2]
+        placed = []
+        for quad in quads:
+            q = quad.astype(np.float64).copy()
+            q[:, 1] -= pad_top
+            q[:, 0] *= ratio_w
+            q[:, 1] *= ratio_h
+            q[:, 0] = np.clip(q[:, 0], 0, w0)
+            q[:, 1] = np.clip(q[:, 1], 0, h0)
+            placed.append(q)
+        if known is not None:
+            new = [i for i, q in enumerate(placed) if not known(_quad_box(q))]
+            quads, placed = quads[new], [placed[i] for i in new]
+            if not placed:
+                return []
         cropped = [_rotate_crop(img, q) for q in quads]
         recs = self.recognize([c for c, _ in cropped])
         # A line upside down (a wristband or label turned by 180 degrees, or a vertical
@@ -169,20 +189,14 @@ class PpOcr:
             for n, q, c, rec in zip(unsure, turned, turned_crops, self.recognize([c for c, _ in turned_crops])):
                 if rec[1] > recs[n][1]:
                     quads[n], cropped[n], recs[n] = q, c, rec
+                    placed[n] = np.roll(placed[n], 2, axis=0)
         lines = []
-        h0, w0 = rgb.shape[:2]
-        for quad, (crop, vertical), (text, score, words) in zip(quads, cropped, recs):
+        for quad, q, (crop, vertical), (text, score, words) in zip(quads, placed, cropped, recs):
             if not text.strip():
                 # RapidOCR drops a detected line that reads as nothing; here it stays,
                 # with no words and score 0: detected text that no one could read is
                 # unknown, not clean (the caller reports it as unreadable).
                 text, score, words = "", 0.0, []
-            q = quad.astype(np.float64).copy()
-            q[:, 1] -= pad_top
-            q[:, 0] *= ratio_w
-            q[:, 1] *= ratio_h
-            q[:, 0] = np.clip(q[:, 0], 0, w0)
-            q[:, 1] = np.clip(q[:, 1], 0, h0)
             word_boxes = _word_boxes(quad, crop.shape, vertical, words, pad_top, ratio_w, ratio_h, (w0, h0))
             lines.append(OcrLine(q, text, score, word_boxes))
         return lines
@@ -423,6 +437,12 @@ def _word_boxes(quad: np.ndarray, crop_shape: tuple[int, ...], vertical: bool, w
         mapped = cv2.perspectiveTransform(pts, m)[0]
         out.append((text, conf, _to_image_box(mapped, pad_top, ratio_w, ratio_h, w0, h0)))
     return tuple(out)
+
+
+def _quad_box(q: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0 = np.floor(q.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+    return int(x0), int(y0), int(max(x1, x0 + 1)), int(max(y1, y0 + 1))
 
 
 def _to_image_box(points: np.ndarray, pad_top: int, ratio_w: float, ratio_h: float, w0: int, h0: int) -> tuple[int, int, int, int]:

@@ -5,6 +5,8 @@ medical backgrounds that Tesseract misses, and its detector finds text regions
 even where recognition is unsure (those become 'unreadable text')."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..types import Box, TextRegion, Word
@@ -35,10 +37,15 @@ class RapidOcrEngine:
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         """Words and unreadable text lines in ``image``; raises EngineError when ONNX Runtime fails."""
+        return self.read_new(image, None, tag)
+
+    def read_new(self, image: np.ndarray, known: Callable[[Box], bool] | None, tag: str = "") -> OcrReading:
+        """Like :meth:`read`, but text lines whose box ``known`` accepts (read already, in
+        another rendering of the same frame) are detected only, not recognised."""
         rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
         words: list[Word] = []
         unreadable: list[TextRegion] = []
-        for i, line in enumerate(self._ocr(np.ascontiguousarray(rgb))):
+        for i, line in enumerate(self._ocr(np.ascontiguousarray(rgb), known)):
             line_box = quad_to_box(line.quad)
             line_key = f"{self.name}:{tag}:{i}"
             line_words = [Word(text=w_text.strip(), confidence=float(w_score), box=_clip_to(w_box, line_box),

@@ -45,6 +45,8 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
         return None
     mid = (y0 + y1) / 2 - wy0
     seed = min(inside, key=lambda i: abs(i - mid))
+    if abs(seed - mid) > h / 4:
+        return None  # no ink through the box's middle: this rendering does not show its text
     gap = max(2, int(0.15 * h))
     top = bottom = seed
     misses = 0
@@ -68,26 +70,57 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
     return wy0 + top, wy0 + bottom + 1
 
 
+def _glyph_rows(box: Box, grays: Sequence[np.ndarray], widest: bool) -> tuple[int, int] | None:
+    """The glyph rows of ``box`` over the renderings that show its text: the same glyphs
+    lie in the same rows in each, so runs much taller than the tightest one hold texture
+    beside them (anatomy in a min-max rendering) and are left out; the rest are joined.
+    ``widest``: every rendering's run counts (after a failed verification)."""
+    found = [s for s in (ink_rows(g, box) for g in grays) if s is not None]
+    if not found:
+        return None
+    tightest = min(s[1] - s[0] for s in found)
+    kept = found if widest else [s for s in found if s[1] - s[0] <= _CONSISTENT_HEIGHT * tightest]
+    return min(s[0] for s in kept), max(s[1] for s in kept)
+
+
+# A rendering's run of glyph rows up to this many times the tightest is the same glyphs.
+_CONSISTENT_HEIGHT = 1.3
+
+
+def _same_line(a: Box, b: Box) -> bool:
+    """Boxes overlapping by at least half the lower one's height, and horizontally."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return overlap >= 0.5 * min(a[3] - a[1], b[3] - b[1]) and min(a[2], b[2]) > max(a[0], b[0])
+
+
 def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
-              policy: RedactPolicy) -> list[Box]:
+              policy: RedactPolicy, widest: bool = False) -> list[Box]:
     """One mask per box of ``findings`` (in the frames' pixels), each fitted to the ink it
-    holds in the renderings of its finding's frame; padded boxes where no ink is found."""
+    holds in the renderings of its finding's frame; padded boxes where no ink is found.
+    ``widest``: every rendering's glyph rows count (a round after a failed verification)."""
     by_frame: dict[int, list[np.ndarray]] = {}
     for r in renderings:
         if r.where is Where.PIXELS and r.pixels.shape[:2] == (height, width):
             gray = r.pixels if r.pixels.ndim == 2 else cv2.cvtColor(r.pixels, cv2.COLOR_RGB2GRAY)
             by_frame.setdefault(r.frame, []).append(gray)
+    rows: dict[tuple[int, Box], tuple[int, int] | None] = {}
+    for f in findings:
+        grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
+        for box in f.boxes:
+            if f.kind not in _NOT_FITTED and (f.frame, box) not in rows:
+                rows[(f.frame, box)] = _glyph_rows(box, grays, widest)
     masks: list[Box] = []
     for f in findings:
         for box in f.boxes:
-            grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
-            spans = [] if f.kind in _NOT_FITTED else [ink_rows(g, box) for g in grays]
-            found = [s for s in spans if s is not None]
-            if not found:
+            # A box with no delimitable ink (texture runs through it) takes the glyph rows
+            # found for another box over the same words (another engine's, or another
+            # finding's: a date that is both a birth date and a header term).
+            span = None if f.kind in _NOT_FITTED else rows[(f.frame, box)] or next(
+                (s for (fr, b), s in rows.items() if s is not None and fr == f.frame and _same_line(b, box)), None)
+            if span is None:
                 masks += pad_boxes([box], width, height, policy)
                 continue
-            # Every rendering's glyph rows count (text may show in one reading only).
-            gy0, gy1 = min(s[0] for s in found), max(s[1] for s in found)
+            gy0, gy1 = span
             glyph_h = gy1 - gy0
             pad_y = int(round(policy.padding_px + policy.padding_ratio * glyph_h))
             pad_x = int(round(policy.padding_px + policy.padding_ratio * glyph_h / 2))
@@ -96,9 +129,9 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
 
 
 def mask_boxes(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
-               policy: RedactPolicy) -> tuple[list[Box], list[Box]]:
+               policy: RedactPolicy, widest: bool = False) -> tuple[list[Box], list[Box]]:
     """The masks for ``findings``: (every mask, the text masks among them). Text masks are
-    fitted to the glyphs' ink (:func:`fit_masks`); faces and codes come padded to the
-    whole object and are masked as found."""
-    text = fit_masks([f for f in findings if not f.whole_object], renderings, width, height, policy)
+    fitted to the glyphs' ink (:func:`fit_masks`, ``widest`` after a failed verification);
+    faces and codes come padded to the whole object and are masked as found."""
+    text = fit_masks([f for f in findings if not f.whole_object], renderings, width, height, policy, widest)
     return text + [b for f in findings if f.whole_object for b in f.boxes], text

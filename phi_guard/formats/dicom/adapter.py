@@ -29,6 +29,7 @@ from .profile import (
     mark_deidentified,
     options_from_policy,
 )
+from .readings import extra_renderings
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -186,5 +187,8 @@ class DicomAdapter:
         if frames.shape[0] != len(doc.frames) or frames.shape[1:3] != doc.frames[0].shape[:2]:
             problems.append("the output's frames differ in number or size from the screened ones")
             return OutputCheck(tuple(problems))
-        return OutputCheck(tuple(problems), tuple((i, render_frame(frame, ds)) for i, frame in distinct_frames(frames)))
+        # The output's stored values through the input's readings (a value band, min-max,
+        # colour saturation): text outside the window is verified where it was.
+        extra = extra_renderings(frames, _dicom(doc).reading_specs, str(getattr(ds, "PhotometricInterpretation", "")))
+        return OutputCheck(tuple(problems), tuple((i, render_frame(frame, ds)) for i, frame in distinct_frames(frames)), readings=extra)
 

@@ -22,6 +22,7 @@ from ...quiet import quiet_native_stderr
 from ...types import Rendering, Where
 from ..base import Document, Pixels, digest, frame_renderings
 from .profile import OVERLAY_GROUPS
+from .readings import ReadingSpec, extra_renderings, plan_frames
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydicom.dataset import Dataset
@@ -36,6 +37,9 @@ class DicomDocument(Document):
     dataset: Dataset = field(repr=False)
     native_pixels: np.ndarray | None = field(default=None, repr=False)
     unscreened_overlays: tuple[int, ...] = ()  # overlay groups that could not be decoded, so were not read
+    # The extra readings of the stored values (frame, spec), made again of the output's
+    # stored values at verification (see :mod:`.readings`).
+    reading_specs: tuple[tuple[int, ReadingSpec], ...] = ()
 
 
 def _read_dataset(data: bytes, name: str) -> Dataset:
@@ -126,6 +130,8 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     unscreened: list[int] = []
     overlays = tuple(Rendering(plane, 0, Where.OVERLAY, f"overlay {group:04X}")
                      for group, plane in _overlays(ds, notes, unscreened))
+    photometric_read = str(getattr(ds, "PhotometricInterpretation", ""))
+    specs = plan_frames(frames_native, rendered, photometric_read)
     return DicomDocument(
         data=data,
         sha256=digest(data),
@@ -134,13 +140,14 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         source_name=name,
         notes=tuple(notes),
         frame_count_in_file=len(rendered),
-        renderings=frame_renderings(rendered) + overlays,
+        renderings=frame_renderings(rendered) + extra_renderings(frames_native, specs, photometric_read) + overlays,
         # Colour DICOM (visible-light photos, secondary captures) is searched for faces;
         # grey medical images and palette-coloured maps are not.
         photographic=samples > 1,
         dataset=ds,
         native_pixels=frames_native,
         unscreened_overlays=tuple(unscreened),
+        reading_specs=specs,
     )
 
 
