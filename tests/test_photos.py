@@ -151,3 +151,20 @@ def test_verification_catches_a_code_left_in_the_output(screener, band_on_arm, r
         # A second round masks what verification found; the written copy has no code.
         assert result.verdict is Verdict.REDACTED and result.report["verification"]["rounds"] == 2
         assert not [c for c in CodeDetector().search(_pixels(result.safe_bytes)).codes if c.decoded]
+
+
+def test_missing_face_model_fails_closed_with_a_one_line_error(tmp_path):
+    """The face model is installed by `make setup`, not kept in git: without it a photo
+    is not screened (exit code 2, nothing written) and the error says what to run."""
+    src = tmp_path / "portrait.jpg"
+    src.write_bytes((DATA / "photos" / "astronaut.jpg").read_bytes())
+    out = tmp_path / "portrait.safe.png"
+    without_model = ("import sys; from pathlib import Path; import phi_guard.vision.faces as faces; "
+                     "faces.installed_model_path = lambda: Path(sys.argv[1]); "
+                     "from phi_guard.cli import main; sys.exit(main(sys.argv[2:]))")
+    r = subprocess.run([sys.executable, "-c", without_model, str(tmp_path / "no-model" / "centerface.onnx"),
+                        "check", str(src), "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "face detection model is not installed" in lines[0] and "make setup" in lines[0], r.stderr
+    assert not out.exists()

