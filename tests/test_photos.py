@@ -125,6 +125,16 @@ def test_photo_with_no_person_is_clean(screener):
     assert not [f for f in result.findings if f.kind in ("FACE", "BARCODE")]
 
 
+def test_ultrasound_gets_no_face_or_code_mask(screener):
+    """A real colour ultrasound (power Doppler, burned-in text): its Doppler blobs are not
+    searched for faces (a measuring modality's false colour, not a photo; a 20 px "face"
+    was found there), and its block of burned-in text is not taken for a 2-D code (the
+    code finder once masked it as "unknown-2d")."""
+    result = screener.screen(DATA / "dicom" / "US1_J2KR.dcm")
+    assert not [f for f in result.findings if f.kind in ("FACE", "BARCODE")], result.findings
+    assert not any("faces searched" in n for n in result.report["notes"])
+
+
 class _MissesCodesWhenScreening(CodeDetector):
     """A code reader that misses every code in the screening pass (as a weaker reader
     would) but reads normally in verification: the pipeline's verification must catch
