@@ -421,7 +421,7 @@ def _blank_lines_inside(binary: np.ndarray) -> bool:
     columns of it, turned). A 2-D code's modules leave no such line: finder and timing
     patterns, borders and data touch every row and column of the symbol."""
     for axis in (1, 0):
-        uniform = binary.all(axis=axis) | (~binary).all(axis=axis)
+        uniform: np.ndarray = np.asarray(binary.all(axis=axis) | (~binary).all(axis=axis))
         marked = np.flatnonzero(~uniform)
         if len(marked) and uniform[marked[0] : marked[-1] + 1].any():
             return True
