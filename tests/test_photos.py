@@ -125,6 +125,16 @@ def test_photo_with_no_person_is_clean(screener):
     assert not [f for f in result.findings if f.kind in ("FACE", "BARCODE")]
 
 
+def test_ultrasound_gets_no_face_or_code_mask(screener):
+    """A real colour ultrasound (power Doppler, burned-in text): its Doppler blobs are not
+    searched for faces (a measuring modality's false colour, not a photo; a 20 px "face"
+    was found there), and its block of burned-in text is not taken for a 2-D code (the
+    code finder once masked it as "unknown-2d")."""
+    result = screener.screen(DATA / "dicom" / "US1_J2KR.dcm")
+    assert not [f for f in result.findings if f.kind in ("FACE", "BARCODE")], result.findings
+    assert not any("faces searched" in n for n in result.report["notes"])
+
+
 class _MissesCodesWhenScreening(CodeDetector):
     """A code reader that misses every code in the screening pass (as a weaker reader
     would) but reads normally in verification: the pipeline's verification must catch
@@ -151,3 +161,20 @@ def test_verification_catches_a_code_left_in_the_output(screener, band_on_arm, r
         # A second round masks what verification found; the written copy has no code.
         assert result.verdict is Verdict.REDACTED and result.report["verification"]["rounds"] == 2
         assert not [c for c in CodeDetector().search(_pixels(result.safe_bytes)).codes if c.decoded]
+
+
+def test_missing_face_model_fails_closed_with_a_one_line_error(tmp_path):
+    """The face model is installed by `make setup`, not kept in git: without it a photo
+    is not screened (exit code 2, nothing written) and the error says what to run."""
+    src = tmp_path / "portrait.jpg"
+    src.write_bytes((DATA / "photos" / "astronaut.jpg").read_bytes())
+    out = tmp_path / "portrait.safe.png"
+    without_model = ("import sys; from pathlib import Path; import phi_guard.vision.faces as faces; "
+                     "faces.installed_model_path = lambda: Path(sys.argv[1]); "
+                     "from phi_guard.cli import main; sys.exit(main(sys.argv[2:]))")
+    r = subprocess.run([sys.executable, "-c", without_model, str(tmp_path / "no-model" / "centerface.onnx"),
+                        "check", str(src), "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "face detection model is not installed" in lines[0] and "make setup" in lines[0], r.stderr
+    assert not out.exists()

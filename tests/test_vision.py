@@ -1,4 +1,4 @@
-"""Faces and codes in real photos: the CenterFace detector (vendored model on ONNX
+"""Faces and codes in real photos: the CenterFace detector (model installed by make setup, on ONNX
 Runtime) and the zxing-cpp code reader, with the masks and verification checks the
 pipeline will use."""
 from __future__ import annotations

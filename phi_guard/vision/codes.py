@@ -404,6 +404,8 @@ def _modules_check(crop: np.ndarray, sel: np.ndarray) -> bool:
     dark = float(1.0 - binary.mean())
     if not 0.3 <= dark <= 0.7:
         return False
+    if _blank_lines_inside(binary):
+        return False
     tx = np.count_nonzero(np.diff(binary.astype(np.int8), axis=1)) / ch
     ty = np.count_nonzero(np.diff(binary.astype(np.int8), axis=0)) / cw
     if min(tx, ty) < 6 or max(tx, ty) > 1.6 * min(tx, ty):
@@ -411,3 +413,16 @@ def _modules_check(crop: np.ndarray, sel: np.ndarray) -> bool:
     # Mid-tones are rare in print: most pixels are near the two ink levels.
     mid = np.count_nonzero((crop > lo + 0.3 * (hi - lo)) & (crop < lo + 0.7 * (hi - lo))) / crop.size
     return bool(mid < 0.3)
+
+
+def _blank_lines_inside(binary: np.ndarray) -> bool:
+    """Whether a row or a column that is all one ink level crosses the patch between
+    its first and last marked ones: the gap between two lines of text (or between two
+    columns of it, turned). A 2-D code's modules leave no such line: finder and timing
+    patterns, borders and data touch every row and column of the symbol."""
+    for axis in (1, 0):
+        uniform: np.ndarray = np.asarray(binary.all(axis=axis) | (~binary).all(axis=axis))
+        marked = np.flatnonzero(~uniform)
+        if len(marked) and uniform[marked[0] : marked[-1] + 1].any():
+            return True
+    return False

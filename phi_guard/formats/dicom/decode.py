@@ -63,6 +63,12 @@ def _read_dataset(data: bytes, name: str) -> Dataset:
     return ds
 
 
+# Modalities whose colour is a measurement drawn in false colour (Doppler flow,
+# elastography, tracer uptake), not light: a face detector sees only blobs there
+# (measured: a 20 px "face" on a power-Doppler ultrasound, tests/data/dicom/US1_J2KR.dcm).
+COLOUR_MAP_MODALITIES = frozenset({"US", "IVUS", "NM", "PT"})
+
+
 def load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     """Parse a DICOM file and render its frames and overlay planes for reading. Raises
     MalformedDicomError for what cannot be parsed or decoded, DecompressionBombError
@@ -142,8 +148,9 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         frame_count_in_file=len(rendered),
         renderings=frame_renderings(rendered) + extra_renderings(frames_native, specs, photometric_read) + overlays,
         # Colour DICOM (visible-light photos, secondary captures) is searched for faces;
-        # grey medical images and palette-coloured maps are not.
-        photographic=samples > 1,
+        # grey medical images, palette-coloured maps and the colour maps of measuring
+        # modalities (ultrasound Doppler, nuclear medicine) are not.
+        photographic=samples > 1 and str(getattr(ds, "Modality", "")).upper() not in COLOUR_MAP_MODALITIES,
         dataset=ds,
         native_pixels=frames_native,
         unscreened_overlays=tuple(unscreened),
