@@ -18,6 +18,7 @@ from ..types import Box, Finding, Rendering, Where
 from .styles import pad_boxes
 
 _MIN_CONTRAST = 24  # grey levels between glyph and background below which no ink is found
+_ROW_SHARE = 0.12  # of the busiest row's ink, below which a row holds no glyph
 _NOT_FITTED = frozenset({"UNREADABLE_TEXT"})  # regions, not words: their extent is unknown
 
 
@@ -37,7 +38,11 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
     wy0, wy1 = max(0, y0 - h // 2), min(H, y1 + h // 2)
     win = gray[wy0:wy1, x0:x1]
     ink = win > t if bright else win <= t
-    rows = ink.sum(axis=1) >= max(1, int(0.02 * (x1 - x0)))
+    counts = ink.sum(axis=1)
+    # A row is glyph ink when it holds a fair share of the busiest row inside the box:
+    # a few stray pixels (noise, compression) must not bridge the gap to the next line.
+    peak = int(counts[y0 - wy0:y1 - wy0].max())
+    rows = counts >= max(1, int(0.02 * (x1 - x0)), int(_ROW_SHARE * peak))
     # The run of ink rows through the box's middle band (gaps of a few rows allowed: the
     # dot of an i, the bar of a slashed zero).
     inside = [i for i in range(y0 - wy0, y1 - wy0) if rows[i]]
