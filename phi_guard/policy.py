@@ -50,7 +50,8 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
 }
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
-                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded")
+                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded",
+                "verify.full_reread")
 
 
 def _digest(merged: dict[str, Any]) -> str:
@@ -136,6 +137,7 @@ class VerifyPolicy:
     engines: tuple[str, ...]
     recheck_masks_with: tuple[str, ...]
     max_rounds: int
+    full_reread: bool = False
 
 
 @dataclass(frozen=True)
@@ -374,7 +376,8 @@ class Policy:
                 unreadable_text=o["unreadable_text"],
             ),
             verify=VerifyPolicy(
-                engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"])
+                engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"]),
+                full_reread=bool(v["full_reread"])
             ),
             redact=RedactPolicy(
                 style=r["style"],
