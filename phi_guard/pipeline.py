@@ -272,7 +272,7 @@ class Screener:
         #    and look at the frames themselves: faces, barcodes and 2-D codes
         with clock("ocr"):
             readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
-                                       self.region_engines)
+                                       self.region_engines, around_first=policy.ocr.later_engines == "around-detected")
         with clock("pictures"):
             pictures = find_in_pictures(self.pictures, doc, policy)
 

@@ -130,6 +130,7 @@ class OcrPolicy:
     tile_overlap: int
     min_confidence: float
     unreadable_text: str
+    later_engines: str = "around-detected"
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,8 @@ class Policy:
             raise PolicyError(f"codes.action must be one of {', '.join(CODE_ACTIONS)}, not {t['codes']['action']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
+        if o["later_engines"] not in ("around-detected", "whole"):
+            raise PolicyError("ocr.later_engines must be 'around-detected' or 'whole'")
         dc = t["dicom"]
         if dc["retain_temporal"] not in ("no", "full", "shift"):
             raise PolicyError("dicom.retain_temporal must be 'no', 'full' or 'shift'")
@@ -374,6 +377,7 @@ class Policy:
                 tile_overlap=int(o["tile_overlap"]),
                 min_confidence=float(o["min_confidence"]),
                 unreadable_text=o["unreadable_text"],
+                later_engines=o["later_engines"],
             ),
             verify=VerifyPolicy(
                 engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"]),

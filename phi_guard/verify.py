@@ -16,7 +16,7 @@ import numpy as np
 from .detect.pixels import PixelDetector
 from .errors import PhiGuardError
 from .formats.base import Document, Encoded, FormatAdapter, MetadataStep
-from .ocr import OcrEngine, OcrReading, ReadSettings, read_frame, read_new_text, read_regions
+from .ocr import OcrEngine, OcrReading, ReadSettings, merged_boxes, neighbourhoods, read_frame, read_new_text, read_regions
 from .policy import Policy
 from .types import Box, Finding, VerifyOutcome
 from .vision import PictureDetectors, residual_picture_findings
@@ -88,7 +88,7 @@ def verify_output(encoded: Encoded, writer: FormatAdapter, doc: Document, metada
     for r in check.readings:
         if focused:
             h, w = r.pixels.shape[:2]
-            regions = mask_neighbourhoods(around, w, h) + list(check.changed or ())
+            regions = neighbourhoods(around, w, h) + list(check.changed or ())
             extra = read_regions(engines.frames, r.pixels, regions, r.frame) if regions else OcrReading()
         else:
             extra = read_new_text(engines.frames[0], r.pixels, r.frame, read.get(r.frame, OcrReading()),
@@ -106,7 +106,7 @@ def focused_reading(pixels: np.ndarray, frame: int, around: list[Box], changed: 
     sliver of a word) and the regions the encoding changed, by the mask engines and the
     verification engines (two readers, set up differently from the screening pass)."""
     h, w = pixels.shape[:2]
-    regions = mask_neighbourhoods(around, w, h) + list(changed)
+    regions = neighbourhoods(around, w, h) + list(changed)
     if not regions:
         return OcrReading()
     readers = list(engines.masks) + [e for e in engines.frames if all(e is not m for m in engines.masks)]
@@ -119,7 +119,7 @@ def _pictures_around(pixels: np.ndarray, frame: int, masks: list[Box], picture_m
     on every side): the rest of the frame is the input's, already searched."""
     h, w = pixels.shape[:2]
     out: list[Finding] = []
-    for x0, y0, x1, y1 in _merged([(max(0, a - (c - a)), max(0, b - (d - b)), min(w, c + (c - a)), min(h, d + (d - b)))
+    for x0, y0, x1, y1 in merged_boxes([(max(0, a - (c - a)), max(0, b - (d - b)), min(w, c + (c - a)), min(h, d + (d - b)))
                                    for a, b, c, d in picture_masks]):
         inside = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in masks]
         for f in residual_picture_findings(pixels[y0:y1, x0:x1], frame, inside, policy, detectors, photographic):
@@ -134,7 +134,7 @@ def frame_reading(pixels: np.ndarray, frame: int, masks: list[Box], policy: Poli
     reading = read_frame(engines.frames, pixels, frame, policy.ocr.tile_size, policy.ocr.tile_overlap)
     around = masks if text_masks is None else text_masks
     if frame == 0 and engines.masks and around:
-        reading = reading + read_regions(engines.masks, pixels, mask_neighbourhoods(around, pixels.shape[1], pixels.shape[0]), frame)
+        reading = reading + read_regions(engines.masks, pixels, neighbourhoods(around, pixels.shape[1], pixels.shape[0]), frame)
     return reading
 
 
@@ -149,29 +149,6 @@ def unreadable_inside_masks(f: Finding, masks: list[Box]) -> bool:
     if f.kind != "UNREADABLE_TEXT":
         return False
     return all(any(m[0] <= (b[0] + b[2]) / 2 <= m[2] and m[1] <= (b[1] + b[3]) / 2 <= m[3] for m in masks) for b in f.boxes)
-
-
-def mask_neighbourhoods(masks: list[Box], width: int, height: int) -> list[Box]:
-    """Regions around the masks, wide enough to hold the rest of a line of text,
-    merged where they overlap (one read per cluster of masks)."""
-    grown = []
-    for x0, y0, x1, y1 in masks:
-        h = max(y1 - y0, 8)
-        grown.append((max(0, x0 - 4 * h), max(0, y0 - h), min(width, x1 + 4 * h), min(height, y1 + h)))
-    return _merged(grown)
-
-
-def _merged(boxes: list[Box]) -> list[Box]:
-    """``boxes`` with overlapping ones merged into their bounding box."""
-    merged: list[list[int]] = []
-    for g in sorted(boxes):
-        for m in merged:
-            if g[0] <= m[2] and m[0] <= g[2] and g[1] <= m[3] and m[1] <= g[3]:
-                m[0], m[1], m[2], m[3] = min(m[0], g[0]), min(m[1], g[1]), max(m[2], g[2]), max(m[3], g[3])
-                break
-        else:
-            merged.append(list(g))
-    return [(m[0], m[1], m[2], m[3]) for m in merged]
 
 
 @dataclass
