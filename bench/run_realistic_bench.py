@@ -102,6 +102,7 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
     clean_total = clean_blocked = blocked = unreadable_outputs = 0
     outside_unchanged: list[str] = []
     leaks: list[str] = []
+    lost: list[str] = []  # markers and labels the output changed
     for it in items:
         outp = outputs.get(it["file"])
         is_dicom = it["kind"] == "dicom"
@@ -146,6 +147,8 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
                         leaks.append(f"{Path(it['file']).name} [{it['case']}] {wd['text']!r} changed={changed:.2f} readable={readable}")
                 else:
                     counts[cls][1] += changed < 0.05
+                    if cls in ("marker", "label") and changed >= 0.05:
+                        lost.append(f"{Path(it['file']).name} [{it['case']}] {cls} {wd['text']!r} changed={changed:.2f}")
         n_hidden = sum(1 for wd in it["words"] if wd.get("hidden_in_window") and wd["cls"] == "phi")
         if n_hidden and hidden_left == n_hidden:
             outside_unchanged.append(Path(it["file"]).name)
@@ -161,7 +164,8 @@ def score(items: list[dict], outputs: dict[str, Path | None]) -> dict:
             "labels": counts["label"][0], "labels_kept": rate("label"),
             "other": counts["other"][0], "other_kept": rate("other"),
             "clean_files": clean_total, "clean_blocked": clean_blocked, "blocked": blocked,
-            "unreadable_outputs": unreadable_outputs, "leaks": leaks}
+            "unreadable_outputs": unreadable_outputs, "leaks": leaks,
+            "lost": lost}
 
 
 def run_peer_dicom(items: list[dict], out_dir: Path) -> tuple[dict, dict]:
@@ -205,7 +209,7 @@ def main() -> None:
             peer_out, peer_t = run_peer_dicom(items, peer_dir) if dicom else run_peer(items, peer_dir)
             entry["presidio_image_redactor"] = {**score(items, peer_out), **peer_t}
         results["sets"][name] = entry
-        brief = {tool: {k: v for k, v in r.items() if k not in ("leaks", "verdicts", "per_file_s")} for tool, r in entry.items()}
+        brief = {tool: {k: v for k, v in r.items() if k not in ("leaks", "lost", "verdicts", "per_file_s")} for tool, r in entry.items()}
         print(name, json.dumps(brief), flush=True)
     results["load_1min_end"] = os.getloadavg()[0]
     previous = OUT / "realistic_results.json"

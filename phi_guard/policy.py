@@ -113,6 +113,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> di
     return out
 
 
+# Stripped off a word before the allow and deny lists are consulted (OCR reads quotes
+# as typographic ones too).
+_WORD_EDGES = ".,;:()[]{}'\"\u201c\u201d\u2018\u2019\u00ab\u00bb"
+
 @dataclass(frozen=True)
 class DetectPolicy:
     entities: tuple[str, ...]
@@ -437,7 +441,7 @@ class Policy:
 
     def is_allowed_word(self, word: str) -> bool:
         """True when a word is a clinical marker that must stay readable."""
-        core = word.strip(".,;:()[]{}'\"")
+        core = word.strip(_WORD_EDGES)
         up = core.upper()
         if not core or self.is_denied_word(word):
             return False
@@ -447,7 +451,7 @@ class Policy:
 
     def is_denied_word(self, word: str) -> bool:
         """True when the policy's deny list names the word (always masked)."""
-        core = word.strip(".,;:()[]{}'\"").upper()
+        core = word.strip(_WORD_EDGES).upper()
         if core and core in self.detect.deny_words:
             return True
         return any(p.search(word) for p in self.detect.deny_patterns)

@@ -22,18 +22,35 @@ def smooth_pixels(rows: int = 128, cols: int = 192) -> np.ndarray:
     return (400 + 10 * x + 5 * y).astype(np.uint16) % 4000
 
 
-def dataset(pixels: np.ndarray | None = None, bits_stored: int = 12) -> Dataset:
-    """A secondary-capture dataset with a patient header and ``pixels`` (default: a gradient)."""
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def dataset(pixels: np.ndarray | None = None, bits_stored: int = 12, photometric: str = "MONOCHROME2",
+            sop_class: str = SECONDARY_CAPTURE) -> Dataset:
+    """A dataset (default: secondary capture) with a patient header and ``pixels``
+    (default: a gradient)."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.Modality = PATIENT_NAME, PATIENT_ID, "19610314", "OT"
-    ds.set_pixel_data(smooth_pixels() if pixels is None else pixels, "MONOCHROME2", bits_stored)
+    ds.set_pixel_data(smooth_pixels() if pixels is None else pixels, photometric, bits_stored)
     return ds
+
+
+def text_mask(shape: tuple[int, int], lines: list[tuple[int, int, str]], size: int = 24) -> np.ndarray:
+    """A boolean mask of the given text lines, (x, y, text), drawn at ``size`` px."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.new("L", (shape[1], shape[0]), 0)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+    d = ImageDraw.Draw(im)
+    for x, y, text in lines:
+        d.text((x, y), text, fill=255, font=font)
+    return np.asarray(im) > 128
 
 
 def with_raw(ds: Dataset, **values: str) -> Dataset:

@@ -59,22 +59,12 @@ def _jpeg_with_exif() -> bytes:
 
 def _dicom_with_header() -> bytes:
     import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from dicom_builder import dataset, to_bytes
 
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.PatientName, ds.PatientID, ds.Modality = "QUACKENBUSH^ZEBULON", MRN, "OT"
+    ds = dataset(np.asarray(_label_pixels().convert("L")), 8)
+    ds.PatientID = MRN
     ds.StudyDescription = f"CXR {NAME}"
-    ds.set_pixel_data(np.asarray(_label_pixels().convert("L")), "MONOCHROME2", 8)
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
+    return to_bytes(ds)
 
 
 def _inputs(folder: Path, stem: str | None = None) -> list[Path]:

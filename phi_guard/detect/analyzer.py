@@ -270,6 +270,8 @@ class Detector:
             value = text[s:e]
             if kind == "DATE" and r.entity_type == "DATE_TIME" and not _looks_like_date(value):
                 continue  # spaCy calls many things DATE_TIME ("5 days", "today")
+            if kind == "URL" and not _looks_like_url(value):
+                continue  # a measurement read with a dot ("180.cm": .cm is a country's domain)
             meta = r.recognition_metadata or {}
             rule = meta.get(RULE_KEY) or meta.get("recognizer_name", "presidio")
             if rule == "SpacyRecognizer" and r.entity_type in ("PERSON", "LOCATION") and not self._plausible_ner_name(value):
@@ -334,6 +336,16 @@ def _masked_whole(kind: str, rule: str) -> bool:
     """Names, labelled values and header terms are masked whole (a marker word inside them
     is part of the identifier); other matches spare the allowed words they run over."""
     return kind in _WHOLE_KINDS or rule.startswith(_WHOLE_RULES)
+
+
+def _looks_like_url(value: str) -> bool:
+    """A web address has a scheme, ``www``, or a host name with a letter before its
+    top-level domain; a number followed by a unit is no address."""
+    if re.match(r"(?i)\s*(?:[a-z][a-z0-9+.\-]*://|www\.)", value):
+        return True
+    host = re.split(r"[/?#:]", value.strip(), maxsplit=1)[0]
+    labels = host.split(".")
+    return len(labels) >= 2 and any(re.search(r"[A-Za-z]", label) for label in labels[:-1])
 
 
 def _looks_like_date(value: str) -> bool:

@@ -8,9 +8,13 @@ baby-name pages: aggregate lists of common names, not records of people (see
 docs/names.md for the candidates considered and why ``names-dataset`` is not one).
 
 Names are folded to what an overlay shows: accents removed, upper case, letters only
-(hyphen and apostrophe kept inside). Lists in other scripts (Cyrillic, Han, Arabic...)
-are kept only through their Latin-script transliteration lists where the locale has
-one; a token that does not fold to Latin letters is dropped, since OCR here reads Latin.
+(hyphen and apostrophe kept inside). Cyrillic names (Russian, Ukrainian, Bulgarian...
+locales) are transliterated the ways they are written in Latin letters on a chart or
+an overlay (``Олександр`` -> OLEKSANDR, ``Дмитрий`` -> DMITRIY, DMITRY...: the letters
+romanised differently by the Russian and Ukrainian systems give each spelling, up to
+:data:`_MAX_SPELLINGS`). Lists in other scripts (Han, Arabic, Hangul...) are kept only
+through their Latin-script transliteration lists where the locale has one; a token that
+does not fold to Latin letters is dropped, since OCR here reads Latin.
 
 Loading is lazy (first call) and cached: about 0.4 s, and two frozensets of ~45k short
 strings (a few MB). Matching is exact on the folded form; whether a match *is* a name
@@ -83,10 +87,45 @@ def _person_providers() -> Iterator[type]:
 def _keep(names: Iterable[str], min_len: int) -> set[str]:
     kept = set()
     for name in names:
-        for part in fold(str(name)).split():  # "DE LA CRUZ", "VAN DER BERG": each word
-            if len(part) >= min_len and _LATIN_TOKEN.match(part):
-                kept.add(part)
+        for raw in str(name).split():  # "DE LA CRUZ", "VAN DER BERG": each word
+            # Cyrillic is romanised before folding (folding takes the breve off Й).
+            part = raw.upper()
+            for spelling in romanised(part) if _CYRILLIC_TOKEN.match(part) else (fold(raw),):
+                if len(spelling) >= min_len and _LATIN_TOKEN.match(spelling):
+                    kept.add(spelling)
     return kept
+
+
+_CYRILLIC_TOKEN = re.compile(r"^[\u0400-\u04ff'\-]+$")
+# Latin spellings of Cyrillic letters: Ukrainian and Russian national and passport
+# systems, and the common English forms (the first one listed is the most common).
+_CYRILLIC_LATIN: dict[str, tuple[str, ...]] = {
+    "ИЙ": ("IY", "Y", "II", "YI"), "ЫЙ": ("Y", "IY"),
+    "А": ("A",), "Б": ("B",), "В": ("V",), "Г": ("G", "H"), "Ґ": ("G",), "Д": ("D",), "Е": ("E",), "Ё": ("E", "YO"),
+    "Є": ("YE", "IE"), "Ж": ("ZH",), "З": ("Z",), "И": ("I", "Y"), "І": ("I",), "Ї": ("YI", "I"), "Й": ("Y", "I"),
+    "К": ("K",), "Л": ("L",), "М": ("M",), "Н": ("N",), "О": ("O",), "П": ("P",), "Р": ("R",), "С": ("S",),
+    "Т": ("T",), "У": ("U",), "Ф": ("F",), "Х": ("KH", "H"), "Ц": ("TS",), "Ч": ("CH",), "Ш": ("SH",),
+    "Щ": ("SHCH", "SCH"), "Ъ": ("",), "Ы": ("Y",), "Ь": ("",), "Э": ("E",), "Ю": ("YU", "IU"), "Я": ("YA", "IA"),
+    "'": ("",), "-": ("-",),
+}
+# Spellings kept per Cyrillic name at most (ambiguous letters multiply them).
+_MAX_SPELLINGS = 16
+
+
+def romanised(token: str) -> list[str]:
+    """Latin spellings of an upper-case Cyrillic ``token`` ([] for a letter not in the table)."""
+    spellings = [""]
+    i = 0
+    while i < len(token):
+        pair = token[i:i + 2]
+        options = _CYRILLIC_LATIN.get(pair) if len(pair) == 2 else None
+        step = 2 if options else 1
+        options = options or _CYRILLIC_LATIN.get(token[i])
+        if options is None:
+            return []
+        spellings = [s + o for s in spellings for o in options][:_MAX_SPELLINGS]
+        i += step
+    return spellings
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..types import Box, Rendering, TextRegion, Where, Word, coverage, iou
-from .base import SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings, ReadsNewText, neighbourhoods
+from .base import READ_COVERAGE, SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings, ReadsNewText, neighbourhoods, read_fraction
 
 # Engines whose text detector shrinks large inputs: read those in tiles.
 _TILED = {"rapidocr"}
@@ -158,4 +158,22 @@ def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], t
         if r.where is Where.PIXELS:
             by_frame[r.frame] = by_frame.get(r.frame, OcrReading()) + reading
         out.append((r.without_pixels(), reading))
+    return _without_regions_read_elsewhere(out)
+
+
+def _without_regions_read_elsewhere(pairs: list[tuple[Rendering, OcrReading]]) -> list[tuple[Rendering, OcrReading]]:
+    """Text one rendering of a frame shows unsure (a "5 cm" at low contrast in the min-max
+    reading) is not unreadable where another rendering of the frame read it with
+    confidence: those words are screened like any other."""
+    confident: dict[int, list[Box]] = {}
+    for r, reading in pairs:
+        if r.where is Where.PIXELS:
+            confident.setdefault(r.frame, []).extend(w.box for w in reading.words if w.confidence >= 0.5)
+    out = []
+    for r, reading in pairs:
+        words = confident.get(r.frame, [])
+        if r.where is Where.PIXELS and reading.unreadable and words:
+            kept = tuple(u for u in reading.unreadable if read_fraction(u.box, words) < READ_COVERAGE)
+            reading = OcrReading(reading.words, kept)
+        out.append((r, reading))
     return out

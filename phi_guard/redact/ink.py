@@ -45,6 +45,8 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
         return None
     mid = (y0 + y1) / 2 - wy0
     seed = min(inside, key=lambda i: abs(i - mid))
+    if abs(seed - mid) > h / 4:
+        return None  # no ink through the box's middle: this rendering does not show its text
     gap = max(2, int(0.15 * h))
     top = bottom = seed
     misses = 0
@@ -68,6 +70,21 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
     return wy0 + top, wy0 + bottom + 1
 
 
+def _glyph_rows(box: Box, grays: Sequence[np.ndarray]) -> tuple[int, int] | None:
+    """The tightest run of glyph rows of ``box`` among the renderings that show its text:
+    the same glyphs lie in the same rows in each, and a looser run holds texture next to
+    them (anatomy in a min-max rendering). Verification re-reads the output, so glyph
+    rows this would leave out are not passed unseen."""
+    found = [s for s in (ink_rows(g, box) for g in grays) if s is not None]
+    return min(found, key=lambda s: s[1] - s[0]) if found else None
+
+
+def _same_line(a: Box, b: Box) -> bool:
+    """Boxes overlapping by at least half the lower one's height, and horizontally."""
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return overlap >= 0.5 * min(a[3] - a[1], b[3] - b[1]) and min(a[2], b[2]) > max(a[0], b[0])
+
+
 def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], width: int, height: int,
               policy: RedactPolicy) -> list[Box]:
     """One mask per box of ``findings`` (in the frames' pixels), each fitted to the ink it
@@ -77,17 +94,24 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
         if r.where is Where.PIXELS and r.pixels.shape[:2] == (height, width):
             gray = r.pixels if r.pixels.ndim == 2 else cv2.cvtColor(r.pixels, cv2.COLOR_RGB2GRAY)
             by_frame.setdefault(r.frame, []).append(gray)
+    rows: dict[tuple[int, Box], tuple[int, int] | None] = {}
+    for f in findings:
+        grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
+        for box in f.boxes:
+            if f.kind not in _NOT_FITTED and (f.frame, box) not in rows:
+                rows[(f.frame, box)] = _glyph_rows(box, grays)
     masks: list[Box] = []
     for f in findings:
         for box in f.boxes:
-            grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
-            spans = [] if f.kind in _NOT_FITTED else [ink_rows(g, box) for g in grays]
-            found = [s for s in spans if s is not None]
-            if not found:
+            # A box with no delimitable ink (texture runs through it) takes the glyph rows
+            # found for another box over the same words (another engine's, or another
+            # finding's: a date that is both a birth date and a header term).
+            span = None if f.kind in _NOT_FITTED else rows[(f.frame, box)] or next(
+                (s for (fr, b), s in rows.items() if s is not None and fr == f.frame and _same_line(b, box)), None)
+            if span is None:
                 masks += pad_boxes([box], width, height, policy)
                 continue
-            # Every rendering's glyph rows count (text may show in one reading only).
-            gy0, gy1 = min(s[0] for s in found), max(s[1] for s in found)
+            gy0, gy1 = span
             glyph_h = gy1 - gy0
             pad_y = int(round(policy.padding_px + policy.padding_ratio * glyph_h))
             pad_x = int(round(policy.padding_px + policy.padding_ratio * glyph_h / 2))
