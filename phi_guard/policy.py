@@ -50,7 +50,8 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
 }
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
-                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded")
+                "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded",
+                "verify.full_reread")
 
 
 def _digest(merged: dict[str, Any]) -> str:
@@ -133,6 +134,7 @@ class OcrPolicy:
     tile_overlap: int
     min_confidence: float
     unreadable_text: str
+    later_engines: str = "around-detected"
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class VerifyPolicy:
     engines: tuple[str, ...]
     recheck_masks_with: tuple[str, ...]
     max_rounds: int
+    full_reread: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,8 @@ class Policy:
             raise PolicyError(f"codes.action must be one of {', '.join(CODE_ACTIONS)}, not {t['codes']['action']!r}")
         if o["unreadable_text"] not in ("mask", "block"):
             raise PolicyError("ocr.unreadable_text must be 'mask' or 'block'")
+        if o["later_engines"] not in ("around-detected", "whole"):
+            raise PolicyError("ocr.later_engines must be 'around-detected' or 'whole'")
         dc = t["dicom"]
         if dc["retain_temporal"] not in ("no", "full", "shift"):
             raise PolicyError("dicom.retain_temporal must be 'no', 'full' or 'shift'")
@@ -377,9 +382,11 @@ class Policy:
                 tile_overlap=int(o["tile_overlap"]),
                 min_confidence=float(o["min_confidence"]),
                 unreadable_text=o["unreadable_text"],
+                later_engines=o["later_engines"],
             ),
             verify=VerifyPolicy(
-                engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"])
+                engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"]),
+                full_reread=bool(v["full_reread"])
             ),
             redact=RedactPolicy(
                 style=r["style"],

@@ -145,3 +145,6 @@ class VerifyOutcome:
     problems: tuple[str, ...]
     residual: tuple[Finding, ...]
     frames_checked: int = 0  # output frames re-read
+    # What was re-read: "full" (every checked frame), or "around masks and changes"
+    # (the output proved equal to the input elsewhere, docs/design.md).
+    scope: str = "full"

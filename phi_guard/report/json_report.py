@@ -33,18 +33,25 @@ def verification_checks(policy: Policy, output_format: str | None, verification:
     if not verification.get("rounds"):
         return []
     engines = ", ".join(verification.get("engines", [])) or "none"
+    focused = verification.get("reread") == "around masks and changes"
     checks = ["the encoded output was decoded again with the same loader and limits as any input"]
     if output_format == "DICOM":
         checks += ["the output header was searched for every identifying value of the input header",
-                   "no private attributes, overlay planes or icon images remain in the output header",
-                   f"every distinct output frame was re-read by {engines} and re-detected"]
+                   "no private attributes, overlay planes or icon images remain in the output header"]
+        checks.append("every mask is one stored value, and outside the masks every stored value of every frame "
+                      f"equals the input's; around the masks and any change the frames were re-read by {engines} "
+                      "and re-detected" if focused else f"every distinct output frame was re-read by {engines} and re-detected")
     else:
         checks += ["the output container was inventoried: it carries no metadata",
-                   "the output has the size of the screened pixels",
-                   f"the whole output was re-read by {engines} and re-detected"]
+                   "the output has the size of the screened pixels"]
         if policy.redact.style == "fill":
             checks.append("every filled mask is solid in the output")
-    checks.append("the output was searched again for barcodes and 2-D codes (none may still decode) and, in "
+        checks.append("outside the masks the output's pixels equal the screened input's (within codec noise for a "
+                      f"lossy format); around the masks and any change it was re-read by {engines} and re-detected"
+                      if focused else f"the whole output was re-read by {engines} and re-detected")
+    checks.append("around every face and code mask the output was searched again for faces and codes (none may be "
+                  "found or still decode)" if focused else
+                  "the output was searched again for barcodes and 2-D codes (none may still decode) and, in "
                   "photographs, for faces at the policy's threshold (none may be left outside the masks)")
     if verification.get("mask_recheck_engines"):
         checks.append("the neighbourhood of every mask was re-read by " + ", ".join(verification["mask_recheck_engines"]))

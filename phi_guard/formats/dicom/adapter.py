@@ -16,7 +16,17 @@ from ... import __version__
 from ...errors import OutputError, UsageError
 from ...policy import Policy
 from ...types import Box, MetadataItem
-from ..base import Document, Encoded, MetadataStep, OutputCheck, TextFinder, distinct_frames, metadata_findings
+from ..base import (
+    Document,
+    Encoded,
+    MetadataStep,
+    OutputCheck,
+    TextFinder,
+    changed_outside_masks,
+    distinct_frames,
+    metadata_findings,
+    pixel_difference,
+)
 from .decode import DicomDocument, load_dicom, render_frame
 from .encode import encode_dicom, mask_native
 from .pixel_data import pixel_data_problems
@@ -190,5 +200,30 @@ class DicomAdapter:
         # The output's stored values through the input's readings (a value band, min-max,
         # colour saturation): text outside the window is verified where it was.
         extra = extra_renderings(frames, _dicom(doc).reading_specs, str(getattr(ds, "PhotometricInterpretation", "")))
-        return OutputCheck(tuple(problems), tuple((i, render_frame(frame, ds)) for i, frame in distinct_frames(frames)), readings=extra)
+        rendered = tuple((i, render_frame(frame, ds)) for i, frame in distinct_frames(frames))
+        solid = all(frame[y0:y1, x0:x1].size == 0 or (frame[y0:y1, x0:x1] == frame[y0:y1, x0:x1].flat[0]).all()
+                    for frame in frames for x0, y0, x1, y1 in masks)
+        if not solid:
+            problems.append("a mask is not solid in the output's stored pixels")
+        return OutputCheck(tuple(problems), rendered, readings=extra, masks_solid=solid,
+                           changed=_changed(frames, rendered, _dicom(doc), masks))
 
+
+
+def _changed(frames: np.ndarray, rendered: tuple[tuple[int, np.ndarray], ...], doc: DicomDocument,
+             masks: list[Box]) -> tuple[Box, ...] | None:
+    """Where the output differs from the input outside the masks, in its stored values
+    (every frame: text outside the window is there too) and in its rendered frames
+    (the header's window applied): None when anything cannot be compared."""
+    native = doc.native_pixels
+    if native is None or native.shape != frames.shape:
+        return None
+    diffs = [pixel_difference(out, inp) for out, inp in zip(frames, native)]
+    diffs += [pixel_difference(px, doc.frames[i]) for i, px in rendered]
+    regions: set[Box] = set()
+    for d in diffs:
+        changed = changed_outside_masks(d, masks)
+        if changed is None:
+            return None
+        regions.update(changed)
+    return tuple(sorted(regions))

@@ -10,12 +10,24 @@ from ...errors import PhiGuardError, UsageError
 from ...policy import Policy
 from ...redact import redact
 from ...types import Box
-from ..base import Document, Encoded, MetadataStep, OutputCheck, TextFinder, metadata_findings
+from ..base import (
+    Document,
+    Encoded,
+    MetadataStep,
+    OutputCheck,
+    TextFinder,
+    changed_outside_masks,
+    metadata_findings,
+    pixel_difference,
+)
 from .decode import load_photo
 from .encode import WRITABLE, encode_image
 from .metadata import classify, inventory_container
 
 _LOSSY = ("JPEG", "MPO", "HEIF", "AVIF")
+# A lossy output's values differ from the input's by up to this much without any change
+# of content (codec noise, worst at sharp edges); a larger difference is re-read.
+CODEC_NOISE = 40
 # Formats written as another by default: an MPO's first image as a JPEG, a GIF's first
 # frame as a PNG (no 256-colour palette).
 _DEFAULT_OUTPUT = {"MPO": "JPEG", "GIF": "PNG"}
@@ -67,13 +79,17 @@ class PhotoAdapter:
         leftovers = [m for m in inventory_container(encoded.data, encoded.format) if m.phi_risk]
         if leftovers:
             problems.append("the output still carries metadata: " + ", ".join(sorted({m.carrier for m in leftovers})))
-        if policy.redact.style == "fill":
+        solid = policy.redact.style == "fill"
+        if solid:
             for x0, y0, x1, y1 in masks:
                 region = pixels[y0:y1, x0:x1].astype(np.int16)
                 if region.size and int(region.max()) - int(region.min()) > (48 if encoded.format in _LOSSY else 0):
                     problems.append("a filled mask is not solid in the output")
+                    solid = False
                     break
-        return OutputCheck(tuple(problems), ((0, pixels),))
+        changed = changed_outside_masks(pixel_difference(pixels, doc.frames[0]), masks,
+                                        CODEC_NOISE if encoded.format in _LOSSY else 0)
+        return OutputCheck(tuple(problems), ((0, pixels),), masks_solid=solid, changed=changed)
 
 
 __all__ = ["WRITABLE", "PhotoAdapter"]
