@@ -66,8 +66,9 @@ READ_COVERAGE = 0.6
 
 def read_fraction(region: Box, word_boxes: list[Box]) -> float:
     """The share of ``region``'s width covered by words (that overlap it by at least half
-    their height), gaps between words of up to half the region's height counted as
-    read (the spaces of a line). 0 for an empty region."""
+    their height), gaps between words and margins at the region's ends of up to half its
+    height counted as read (the spaces of a line, the detector's margin). 0 for an empty
+    region."""
     x0, y0, x1, y1 = region
     h = max(y1 - y0, 1)
     spans = sorted((max(b[0], x0), min(b[2], x1)) for b in word_boxes
@@ -78,6 +79,12 @@ def read_fraction(region: Box, word_boxes: list[Box]) -> float:
             merged[-1][1] = max(merged[-1][1], b)
         elif b > a:
             merged.append([a, b])
+    # A detector's box reaches a little beyond the glyphs at either end: margins of up to
+    # half the region's height before the first word and after the last count as read.
+    if merged and merged[0][0] - x0 <= 0.5 * h:
+        merged[0][0] = x0
+    if merged and x1 - merged[-1][1] <= 0.5 * h:
+        merged[-1][1] = x1
     covered = sum(b - a for a, b in merged)
     return min(covered / max(x1 - x0, 1), 1.0)
 

@@ -155,6 +155,12 @@ def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], t
             reading = read_frame(chosen, r.pixels, r.frame, tile_size, tile_overlap, around_first)
         else:
             reading = read_regions(region_engines or chosen, r.pixels, list(r.regions), r.frame)
+        if not r.supplementary and not r.all_engines and reading.unreadable and len(engines) > 1:
+            # Text the first engine saw but could not read (a later cine frame is read by
+            # it alone) is tried by the other engines before it counts as unreadable.
+            h, w = r.pixels.shape[:2]
+            reading = reading + read_regions(engines[1:], r.pixels, neighbourhoods([u.box for u in reading.unreadable], w, h),
+                                             r.frame)
         if r.where is Where.PIXELS:
             by_frame[r.frame] = by_frame.get(r.frame, OcrReading()) + reading
         out.append((r.without_pixels(), reading))
