@@ -356,3 +356,32 @@ def test_signed_pixels_keep_their_sign_extension_and_verify():
         for x0, y0, x1, y1 in masks:
             expected[y0:y1, x0:x1] = pixels.min()
         assert np.array_equal(out, expected)
+
+
+def test_jp2_box_without_length_is_refused_not_a_hang(screener):
+    """A JPEG 2000 frame wrapped in a JP2 file with a zero-length box: pydicom's scan
+    for the codestream never advances (found by fuzzing). The file is refused with a
+    one-line error before any decoder sees it, instead of hanging the screen."""
+    import signal
+
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless
+
+    ds = dataset(np.zeros((16, 16), np.uint8), bits_stored=8)
+    jp2 = b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00\x00\x00\x00ftyp" + b"\x00" * 24
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.PixelData = encapsulate([jp2])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+
+    def _hung(*_: object) -> None:
+        raise AssertionError("loading the file hung")
+
+    previous = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(20)
+    try:
+        with pytest.raises(MalformedDicomError, match="JPEG 2000"):
+            screener.screen(to_bytes(ds))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

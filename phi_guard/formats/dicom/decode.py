@@ -100,6 +100,10 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         ds.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
         notes.append("no transfer syntax in the file meta; decoded as little endian")
+    from .pixel_data import is_encapsulated, jp2_boxes_stall
+
+    if is_encapsulated(ds) and jp2_boxes_stall(ds):
+        raise MalformedDicomError(f"{name}: the JPEG 2000 pixel data is malformed (a JP2 box has no length)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -54,6 +54,35 @@ def is_encapsulated(ds: Dataset) -> bool:
     return bool(UID(str(ds.file_meta.TransferSyntaxUID)).is_encapsulated)
 
 
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  "
+
+
+def jp2_boxes_stall(ds: Dataset) -> bool:
+    """True when an encapsulated frame is a JP2 file whose box chain does not advance to
+    its codestream (a box length below 8: 0 "to the end" or 1 "extended"). pydicom walks
+    that chain to find the codestream's parameters and loops forever on such a box, so a
+    file like this is refused before any decoder sees it (found by fuzzing)."""
+    from pydicom.encaps import generate_fragments
+
+    try:
+        fragments = list(generate_fragments(ds.PixelData))
+    except Exception:  # noqa: BLE001 - a broken item structure is the decoder's to refuse
+        return False
+    for fragment in fragments:
+        data = bytes(fragment)
+        if not data.startswith(_JP2_SIGNATURE):
+            continue
+        offset = 12
+        while offset < len(data):
+            length = int.from_bytes(data[offset:offset + 4], "big")
+            if data[offset + 4:offset + 8] == b"jp2c":
+                break
+            if length < 8:
+                return True
+            offset += length
+    return False
+
+
 def stored_values(ds: Dataset) -> np.ndarray:
     """The frames' stored values as written, bits above Bits Stored included, as an
     (N, H, W[, S]) array of unsigned integers. Raises what the decoder raises."""
