@@ -102,7 +102,11 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         notes.append("no transfer syntax in the file meta; decoded as little endian")
     from .pixel_data import is_encapsulated, jp2_boxes_stall
 
-    if is_encapsulated(ds) and jp2_boxes_stall(ds):
+    try:
+        stalls = is_encapsulated(ds) and jp2_boxes_stall(ds)
+    except Exception:  # noqa: BLE001 - an unknown transfer syntax: the decoder below refuses it, typed
+        stalls = False
+    if stalls:
         raise MalformedDicomError(f"{name}: the JPEG 2000 pixel data is malformed (a JP2 box has no length)")
     try:
         with warnings.catch_warnings():
