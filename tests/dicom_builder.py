@@ -53,6 +53,20 @@ def text_mask(shape: tuple[int, int], lines: list[tuple[int, int, str]], size: i
     return np.asarray(im) > 128
 
 
+def with_overlay(ds: Dataset, group: int, data: bytes, rows: int = 128, cols: int = 192) -> Dataset:
+    """``ds`` with an overlay plane in ``group`` (0x6000-0x601E): a graphics overlay of
+    ``rows`` x ``cols`` at the origin, its bits ``data`` as stored (whatever their length)."""
+    base = group << 16
+    ds.add_new(base | 0x0010, "US", rows)
+    ds.add_new(base | 0x0011, "US", cols)
+    ds.add_new(base | 0x0040, "CS", "G")
+    ds.add_new(base | 0x0050, "SS", [1, 1])
+    ds.add_new(base | 0x0100, "US", 1)
+    ds.add_new(base | 0x0102, "US", 0)
+    ds.add_new(base | 0x3000, "OW", data)
+    return ds
+
+
 def with_raw(ds: Dataset, **values: str) -> Dataset:
     """``ds`` with attributes set to raw text, whatever their VR (as a broken writer would)."""
     for keyword, value in values.items():

@@ -17,7 +17,7 @@ from phi_guard import Policy
 from phi_guard.errors import MalformedDicomError
 from phi_guard.load import load_document
 
-from dicom_builder import PATIENT_ID, PATIENT_NAME, dataset, to_bytes, with_raw
+from dicom_builder import PATIENT_ID, PATIENT_NAME, dataset, to_bytes, with_overlay, with_raw
 
 PLANTED = "Zebulon Quackenbush"
 
@@ -206,15 +206,8 @@ def test_unused_high_bits_are_cleared_when_nothing_else_changes(screener):
 
 
 def _undecodable_overlay_dicom() -> bytes:
-    ds = dataset()
-    ds.add_new(0x60020010, "US", 128)
-    ds.add_new(0x60020011, "US", 192)
-    ds.add_new(0x60020040, "CS", "G")
-    ds.add_new(0x60020050, "SS", [1, 1])
-    ds.add_new(0x60020100, "US", 1)
-    ds.add_new(0x60020102, "US", 0)
-    ds.add_new(0x60023000, "OW", b"\x00\x01" * 10)  # far too short for 128 x 192 bits
-    return to_bytes(ds)
+    # far too short for 128 x 192 bits
+    return to_bytes(with_overlay(dataset(), 0x6002, b"\x00\x01" * 10))
 
 
 def test_undecodable_overlay_is_reported_as_not_screened(screener):
@@ -242,17 +235,10 @@ def _with_plain_overlay() -> bytes:
     """The gradient with a 6000 overlay plane holding a box (no text) and a label."""
     from pydicom.pixels import pack_bits
 
-    ds = dataset()
     plane = np.zeros((128, 192), np.uint8)
     plane[40:80, 60:120] = 1
-    ds.add_new(0x60000010, "US", 128)
-    ds.add_new(0x60000011, "US", 192)
-    ds.add_new(0x60000040, "CS", "G")
-    ds.add_new(0x60000050, "SS", [1, 1])
-    ds.add_new(0x60000100, "US", 1)
-    ds.add_new(0x60000102, "US", 0)
+    ds = with_overlay(dataset(), 0x6000, pack_bits(plane))
     ds.add_new(0x60001500, "LO", "QUACKENBUSH ROI")  # OverlayLabel: free text, never kept
-    ds.add_new(0x60003000, "OW", pack_bits(plane))
     return to_bytes(ds)
 
 
