@@ -68,8 +68,7 @@ def jp2_boxes_stall(ds: Dataset) -> bool:
         fragments = list(generate_fragments(ds.PixelData))
     except Exception:  # noqa: BLE001 - a broken item structure is the decoder's to refuse
         return False
-    for fragment in fragments:
-        data = bytes(fragment)
+    for data in fragments:
         if not data.startswith(_JP2_SIGNATURE):
             continue
         offset = 12
