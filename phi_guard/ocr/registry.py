@@ -10,6 +10,9 @@ from ..errors import EngineError
 from ..types import Box, Rendering, TextRegion, Where, Word, coverage, iou
 from .base import READ_COVERAGE, SCREEN_SETTINGS, OcrEngine, OcrReading, ReadSettings, ReadsNewText, neighbourhoods, read_fraction
 
+# A word read at least this sure counts as read where other readings of its frame are
+# concerned (the default of ocr.min_confidence).
+_CONFIDENT = 0.5
 # Engines whose text detector shrinks large inputs: read those in tiles.
 _TILED = {"rapidocr"}
 
@@ -93,7 +96,7 @@ def read_new_text(engine: OcrEngine, image: np.ndarray, frame: int, already: Ocr
     unread = [rg.box for rg in already.unreadable]
     # Words read with confidence, not inside text seen but not read (that is tried again).
     read = [wd.box for wd in already.words
-            if wd.confidence >= 0.5 and not any(coverage(wd.box, u) > 0.5 for u in unread)]
+            if wd.confidence >= _CONFIDENT and not any(coverage(wd.box, u) > 0.5 for u in unread)]
     return _read_tiled(engine, image, frame, tile_size, tile_overlap, read)
 
 
@@ -174,7 +177,7 @@ def _without_regions_read_elsewhere(pairs: list[tuple[Rendering, OcrReading]]) -
     confident: dict[int, list[Box]] = {}
     for r, reading in pairs:
         if r.where is Where.PIXELS:
-            confident.setdefault(r.frame, []).extend(w.box for w in reading.words if w.confidence >= 0.5)
+            confident.setdefault(r.frame, []).extend(w.box for w in reading.words if w.confidence >= _CONFIDENT)
     out = []
     for r, reading in pairs:
         words = confident.get(r.frame, [])
