@@ -37,18 +37,33 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
     bright = float((core > t).mean()) < 0.5  # glyphs are the minority of a word's box
     wy0, wy1 = max(0, y0 - h // 2), min(H, y1 + h // 2)
     win = gray[wy0:wy1, x0:x1]
-    ink = win > t if bright else win <= t
+    span = _ink_run(win > t if bright else win <= t, y0 - wy0, y1 - wy0, x1 - x0, wy0 > 0, wy1 < H)
+    if span is None:
+        # Three levels in the box (background, anatomy, glyphs): the first split put the
+        # anatomy with the glyphs. Glyphs are stamped at the extreme, so split the glyph
+        # side once more.
+        side = core[core > t] if bright else core[core <= t]
+        if side.size and int(side.max()) - int(side.min()) >= _MIN_CONTRAST:
+            t2, _ = cv2.threshold(np.ascontiguousarray(side.reshape(1, -1)), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            span = _ink_run(win > t2 if bright else win <= t2, y0 - wy0, y1 - wy0, x1 - x0, wy0 > 0, wy1 < H)
+    return None if span is None else (wy0 + span[0], wy0 + span[1])
+
+
+def _ink_run(ink: np.ndarray, b0: int, b1: int, width: int, more_above: bool, more_below: bool) -> tuple[int, int] | None:
+    """The run of glyph rows (start, end exclusive) of an ink mask through the middle of
+    the box's rows ``b0:b1``; None when there is none or it runs out of the mask."""
     counts = ink.sum(axis=1)
+    h = b1 - b0
     # A row is glyph ink when it holds a fair share of the busiest row inside the box:
     # a few stray pixels (noise, compression) must not bridge the gap to the next line.
-    peak = int(counts[y0 - wy0:y1 - wy0].max())
-    rows = counts >= max(1, int(0.02 * (x1 - x0)), int(_ROW_SHARE * peak))
+    peak = int(counts[b0:b1].max())
+    rows = counts >= max(1, int(0.02 * width), int(_ROW_SHARE * peak))
     # The run of ink rows through the box's middle band (gaps of a few rows allowed: the
     # dot of an i, the bar of a slashed zero).
-    inside = [i for i in range(y0 - wy0, y1 - wy0) if rows[i]]
+    inside = [i for i in range(b0, b1) if rows[i]]
     if not inside:
         return None
-    mid = (y0 + y1) / 2 - wy0
+    mid = (b0 + b1) / 2
     seed = min(inside, key=lambda i: abs(i - mid))
     if abs(seed - mid) > h / 4:
         return None  # no ink through the box's middle: this rendering does not show its text
@@ -70,9 +85,9 @@ def ink_rows(gray: np.ndarray, box: Box) -> tuple[int, int] | None:
         else:
             misses += 1
         i += 1
-    if (top == 0 and wy0 > 0) or (bottom == len(rows) - 1 and wy1 < H):
+    if (top == 0 and more_above) or (bottom == len(rows) - 1 and more_below):
         return None  # ink runs on past the window: not a line of text we can delimit
-    return wy0 + top, wy0 + bottom + 1
+    return top, bottom + 1
 
 
 def _glyph_rows(box: Box, grays: Sequence[np.ndarray], widest: bool) -> tuple[int, int] | None:
