@@ -179,10 +179,12 @@ class VideoPolicy:
     keep_audio: bool
     moving_every: int
     verify_per_second: float
+    pictures_per_second: float
 
     # key -> (lowest, highest) allowed
     RANGES = {"max_seconds": (1, 3600), "max_frames": (1, 216_000), "max_width": (16, 8192), "max_height": (16, 8192),
-              "max_total_pixels": (1, 100_000_000_000), "moving_every": (1, 30), "verify_per_second": (0.1, 30)}
+              "max_total_pixels": (1, 100_000_000_000), "moving_every": (1, 30), "verify_per_second": (0.1, 30),
+              "pictures_per_second": (0.1, 30)}
 
     @classmethod
     def from_table(cls, t: dict[str, Any]) -> VideoPolicy:
@@ -198,7 +200,8 @@ class VideoPolicy:
             raise PolicyError(f"video.keep_audio must be true or false, not {t['keep_audio']!r}")
         return cls(max_seconds=float(t["max_seconds"]), max_frames=t["max_frames"], max_width=t["max_width"],
                    max_height=t["max_height"], max_total_pixels=t["max_total_pixels"], keep_audio=t["keep_audio"],
-                   moving_every=t["moving_every"], verify_per_second=float(t["verify_per_second"]))
+                   moving_every=t["moving_every"], verify_per_second=float(t["verify_per_second"]),
+                   pictures_per_second=float(t["pictures_per_second"]))
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,46 @@ def test_missing_face_model_fails_closed_with_a_one_line_error(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "face detection model is not installed" in lines[0] and "make setup" in lines[0], r.stderr
     assert not out.exists()
+
+
+def _clip_of_a_face_passing(frames: int = 20, step: int = 11, size: int = 96) -> bytes:
+    """A 2 s clip (10 fps, 320x240 H.264) in which a real portrait crosses the view, a
+    face width every 9 frames (a patient walking past a phone held close)."""
+    import av
+
+    face = np.array(Image.fromarray(_astronaut()[0:300, 100:400]).resize((size, size), Image.LANCZOS))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(frames):
+            pixels = np.full((240, 320, 3), 40, np.uint8)
+            x = step * i
+            pixels[60:60 + size, x:x + size] = face
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_face_moving_through_a_clip_is_masked_in_every_frame(screener):
+    """A clip's frames are not held: faces are searched in a spread of them, and a face
+    seen in two searched frames is masked along its path, so no frame in between shows it."""
+    from phi_guard.formats.video.decode import iter_frames
+
+    result = screener.screen(_clip_of_a_face_passing(), name="ward.mp4")
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    assert [f for f in result.findings if f.kind == "FACE"]
+    faces = FaceDetector(threads=1)
+    left = [f.index for f in iter_frames(result.safe_bytes) if faces.detect(f.pixels)]
+    assert left == []
+    blocked = screener.screen(_clip_of_a_face_passing(), name="ward.mp4", policy=Policy.from_table({"faces": {"action": "block"}}))
+    assert blocked.verdict is Verdict.BLOCKED and any("FACE" in r for r in blocked.reasons)
+
+
+def test_a_face_path_spans_the_two_searched_frames():
+    from phi_guard.vision.screen import face_paths
+
+    paths = face_paths([(0, [(10, 10, 50, 60)]), (5, [(40, 12, 80, 62), (200, 0, 220, 30)]), (10, [])])
+    assert paths == [(5, (10, 10, 80, 62)), (5, (10, 0, 220, 60))]

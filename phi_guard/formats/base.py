@@ -53,6 +53,9 @@ class Document:
     # faces (printed codes are searched in every image). An adapter says False for
     # medical image renderings (a grey x-ray, CT or MR), where there is only anatomy.
     photographic: bool = True
+    # A clip's frames to search for faces and codes (its frames are not held): a spread
+    # of them, decoded again when called. None: the held renderings' frames are searched.
+    picture_sample: Callable[[], Iterator[tuple[int, Pixels]]] | None = field(default=None, repr=False)
 
     @property
     def held_renderings(self) -> Sequence[Rendering]:

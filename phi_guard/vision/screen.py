@@ -16,6 +16,7 @@ would only add false masks there.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,11 +75,29 @@ def code_findings(search: CodeSearch, frame: int = 0) -> list[Finding]:
     ]
 
 
-def picture_frames(doc: Document) -> list[tuple[int, np.ndarray]]:
-    """The frames to look at: each distinct displayed frame the adapter has read (a
-    format may give several renderings of one frame, and overlay planes: not pictures)."""
+def picture_frames(doc: Document) -> Iterator[tuple[int, np.ndarray]]:
+    """The frames to look at: a clip's spread of frames (its adapter's sample), or each
+    distinct displayed frame the adapter has read (a format may give several renderings
+    of one frame, and overlay planes: not pictures)."""
+    if doc.picture_sample is not None:
+        yield from doc.picture_sample()
+        return
     indexes = sorted({r.frame for r in doc.held_renderings if r.where is Where.PIXELS})
-    return [(i, doc.frames[i]) for i in indexes if i < len(doc.frames)]
+    yield from ((i, doc.frames[i]) for i in indexes if i < len(doc.frames))
+
+
+def face_paths(faces_by_frame: Sequence[tuple[int, Sequence[Box]]]) -> list[tuple[int, Box]]:
+    """Where faces went between two searched frames of a clip (frame, box): each face
+    of a searched frame with the nearest face of the searched frame before it, as the
+    box spanning both. A clip's masks hold in every frame, so a face that moved between
+    the two is under the span, not only where it was seen."""
+    paths: list[tuple[int, Box]] = []
+    for (_, before), (frame, now) in zip(faces_by_frame, faces_by_frame[1:]):
+        for box in now:
+            if before:
+                near = min(before, key=lambda b: abs(b[0] + b[2] - box[0] - box[2]) + abs(b[1] + b[3] - box[1] - box[3]))
+                paths.append((frame, (min(box[0], near[0]), min(box[1], near[1]), max(box[2], near[2]), max(box[3], near[3]))))
+    return paths
 
 
 def find_in_pictures(detectors: PictureDetectors, doc: Document, policy: Policy) -> PictureFindings:
@@ -88,14 +107,22 @@ def find_in_pictures(detectors: PictureDetectors, doc: Document, policy: Policy)
     findings: list[Finding] = []
     kept: list[Finding] = []
     smallest: set[int] = set()
+    keep = policy.faces.action == "keep"
+    faces_by_frame: list[tuple[int, list[Box]]] = []
     for i, pixels in picture_frames(doc):
         findings += code_findings(engines.codes.search(pixels), i)
         if doc.photographic:
             search = engines.faces.search(pixels)
             smallest.add(search.smallest_face)
-            keep = policy.faces.action == "keep"
             (kept if keep else findings).extend(face_findings(search, i, kept=keep))
+            faces_by_frame.append((i, [f.box for f in search.faces]))
+    if doc.picture_sample is not None and not keep:
+        findings += [Finding(kind=FACE, masked_value="[a face's path between two searched frames]", boxes=(box,), score=1.0,
+                             rule="centerface:path", where=Where.PIXELS, frame=frame, whole_object=True)
+                     for frame, box in face_paths(faces_by_frame)]
     notes = [f"faces searched down to {max(smallest)} px wide"] if smallest else []
+    if doc.picture_sample is not None:
+        notes.append(f"faces and codes searched in {len(faces_by_frame) or 'a spread of'} frames of the clip")
     if kept:
         notes.append(f"{len(kept)} face(s) kept visible (policy: faces.action = keep, for documented consent)")
     return PictureFindings(tuple(findings), tuple(kept), tuple(notes))

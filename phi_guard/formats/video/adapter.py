@@ -8,6 +8,7 @@ and re-reads its first and last frame, a spread, and every frame where something
 found."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -53,7 +54,8 @@ class VideoAdapter:
             notes.append("odd frame size: one edge row/column repeated (H.264 needs even sizes)")
         return Document(data=data, sha256=digest(data), format=info.container, frames=(first,), source_name=name,
                         notes=tuple(notes), frame_count_in_file=info.frame_count,
-                        renderings=_ClipRenderings(data, name, opened, policy.video.moving_every), state=opened)
+                        renderings=_ClipRenderings(data, name, opened, policy.video.moving_every), state=opened,
+                        picture_sample=functools.partial(_picture_sample, data, name, opened, policy.video.pictures_per_second))
 
     def output_format(self, doc: Document, requested: str | None) -> str:
         """MP4 (H.264), or WebM (VP9) for a WebM input; nothing else."""
@@ -136,6 +138,16 @@ class _ClipRenderings:
                 yield frame.index, frame.pixels
 
         return changed_renderings(decoded(), self._opened.stats, self._moving_every)
+
+
+def _picture_sample(data: bytes, name: str, opened: _Opened, per_second: float) -> Iterator[tuple[int, Pixels]]:
+    """The first and last frame of the clip and ``per_second`` more per second, evenly
+    spread, decoded again (after reading, the number of frames is known)."""
+    count = opened.stats.frames_decoded or opened.info.frame_count
+    wanted = _sample(count, float(opened.info.fps), per_second)
+    for frame in iter_frames(data, opened.info, opened.limits, name):
+        if frame.index in wanted:
+            yield frame.index, frame.pixels
 
 
 def _opened(doc: Document) -> _Opened:
