@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from phi_guard import Screener
 from phi_guard.policy import Policy
@@ -19,7 +19,7 @@ from phi_guard.types import Verdict
 from phi_guard.vision import CodeDetector, CodeSearch, FaceDetector
 
 from conftest import DATA
-from test_vision import wristband
+from test_vision import _code, _font, wristband
 
 CLI = [sys.executable, "-m", "phi_guard.cli"]
 ASTRONAUT_FACE = (180, 58, 270, 178)  # brows to chin, cheek to cheek (set by hand, as in test_vision)
@@ -94,6 +94,36 @@ def test_wristband_text_and_codes_masked(screener, band_on_arm, turn):
 
     read = pytesseract.image_to_string(Image.fromarray(np.ascontiguousarray(np.rot90(out, -(turn // 90))))).upper()
     assert "OKAFOR" not in read and "40219877" not in read
+
+
+def _label_on_coffee(angle: float, scale: float = 1.0, code: bool = False) -> np.ndarray:
+    """A specimen label (name, MRN, birth date in 16 px print, lines 20 px apart, as
+    labels print them; a Code 128 beside them if ``code``), shrunk by ``scale``, turned by
+    ``angle`` and laid on a real photo (the coffee cup, no person)."""
+    size = (420, 110) if code else (190, 90)
+    tag = Image.new("RGB", size, (250, 250, 240))
+    draw = ImageDraw.Draw(tag)
+    for n, line in enumerate(["OKAFOR, Aisha", "MRN 40219877", "DOB 03/07/1961"]):
+        draw.text((10, 12 + n * 20), line, fill=(15, 15, 15), font=_font(16))
+    if code:
+        bars = _code("Code128", "MRN40219877")
+        tag.paste(bars, (190, (size[1] - bars.height) // 2))
+    small = (round(size[0] * scale), round(size[1] * scale))
+    tag = tag.resize(small, Image.LANCZOS).rotate(angle, expand=True, resample=Image.BICUBIC)
+    alpha = Image.new("L", small, 255).rotate(angle, expand=True, resample=Image.BICUBIC)
+    scene = Image.open(DATA / "photos" / "coffee.jpg").convert("RGB")
+    scene.paste(tag, (120, 150), alpha)
+    return np.array(scene)
+
+
+@pytest.mark.parametrize("angle", [60, 300])
+def test_label_photographed_at_a_slant_is_read(angle):
+    """Close lines turned by 60 degrees merge, for the text detector, into one region that
+    reads as noise; that region is cut out, turned level and read again."""
+    from phi_guard.ocr.rapid import RapidOcrEngine
+
+    words = [w.text for w in RapidOcrEngine(threads=1).read(_label_on_coffee(angle)).words]
+    assert {"OKAFOR,", "Aisha", "40219877", "03/07/1961"} <= set(words), words
 
 
 def test_faces_action_block_blocks(screener):
