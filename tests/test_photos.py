@@ -126,6 +126,19 @@ def test_label_photographed_at_a_slant_is_read(angle):
     assert {"OKAFOR,", "Aisha", "40219877", "03/07/1961"} <= set(words), words
 
 
+@pytest.mark.parametrize("turn", [0, 90])
+def test_small_print_beside_a_code_is_read_and_masked(screener, turn):
+    """A label shrunk to print 5 px high: in the whole photo the text detector finds none
+    of it, but the code beside it is found, and its surroundings, read as a crop of their
+    own (enlarged by the engine), give the name, MRN and birth date."""
+    result = screener.screen(_png(_label_on_coffee(turn, scale=0.3, code=True)), name="label.png")
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    found = {f.kind: f.raw_text for f in result.findings}
+    assert "BARCODE" in found, found.keys()
+    assert "OKAFOR" in found.get("PERSON", ""), found.keys()
+    assert found.get("MEDICAL_RECORD_NUMBER") == "40219877" and found.get("DATE_OF_BIRTH") == "03/07/1961", found.keys()
+
+
 def test_faces_action_block_blocks(screener):
     policy = Policy.from_table({"faces": {"action": "block"}})
     result = screener.screen(DATA / "photos" / "astronaut.jpg", policy=policy)
