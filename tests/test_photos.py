@@ -139,6 +139,18 @@ def test_small_print_beside_a_code_is_read_and_masked(screener, turn):
     assert found.get("MEDICAL_RECORD_NUMBER") == "40219877" and found.get("DATE_OF_BIRTH") == "03/07/1961", found.keys()
 
 
+def test_upside_down_label_read_in_reading_order(screener):
+    """A label turned by 180 degrees: each line's words run from right to left in the
+    image, and are detected in the order they were read ("MRN 40219877", not
+    "40219877 MRN"), so the labels of its fields still name them."""
+    from phi_guard.ocr.rapid import RapidOcrEngine
+
+    reading = RapidOcrEngine(threads=1).read(_label_on_coffee(180))
+    kinds = {f.kind: f.raw_text for f in screener.detector.detect(reading, Policy.default())}
+    assert kinds.get("MEDICAL_RECORD_NUMBER") == "40219877" and kinds.get("DATE_OF_BIRTH") == "03/07/1961", kinds
+    assert "OKAFOR" in kinds.get("PERSON", ""), kinds
+
+
 def test_faces_action_block_blocks(screener):
     policy = Policy.from_table({"faces": {"action": "block"}})
     result = screener.screen(DATA / "photos" / "astronaut.jpg", policy=policy)

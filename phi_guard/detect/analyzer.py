@@ -146,7 +146,9 @@ def _lines_of(words: tuple[Word, ...]) -> list[_Line]:
         groups[w.line].append(w)
     lines = []
     for key in sorted(groups):
-        ws = sorted(groups[key], key=lambda w: w.box[0])
+        # In the order the engine read them, not left to right: an upside-down or slanted
+        # line (a label turned by 180 degrees) runs from right to left in the image.
+        ws = groups[key]
         parts, spans, pos = [], [], 0
         for w in ws:
             text = w.text.replace("\n", " ")
