@@ -465,6 +465,13 @@ def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
     return iou(_quad_box(a), _quad_box(b)) > 0.5
 
 
+def runs_level(quad: np.ndarray) -> bool:
+    """True when the line's top side lies within ``SLANTED_FROM_DEGREES`` of level."""
+    dx, dy = quad[1] - quad[0]
+    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 180
+    return min(angle, 180 - angle) < SLANTED_FROM_DEGREES
+
+
 def _slant(quad: np.ndarray) -> float:
     """How far (degrees, 0-45) the quadrilateral's top side lies from level or vertical."""
     dx, dy = quad[1] - quad[0]
