@@ -201,7 +201,7 @@ class PpOcr:
         h0, w0 = rgb.shape[:2]
 
         def to_image(points: np.ndarray) -> np.ndarray:
-            p = cv2.perspectiveTransform(points.reshape(1, -1, 2).astype(np.float64), back)[0]
+            p: np.ndarray = cv2.perspectiveTransform(points.reshape(1, -1, 2).astype(np.float64), back)[0]
             p[:, 0] = np.clip(p[:, 0], 0, w0)
             p[:, 1] = np.clip(p[:, 1], 0, h0)
             return p
@@ -457,7 +457,8 @@ def _grown(quad: np.ndarray) -> np.ndarray:
     centre = quad.mean(axis=0)
     side = min(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[0] - quad[3]))
     outwards = (quad - centre) / np.maximum(np.linalg.norm(quad - centre, axis=1, keepdims=True), 1e-6)
-    return quad + outwards * side * 0.25
+    grown: np.ndarray = quad + outwards * side * 0.25
+    return grown
 
 
 def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
