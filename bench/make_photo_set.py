@@ -16,7 +16,8 @@ turned by 0/90/180/270 degrees, under several lightings, with skin tones shifted
 darker (a synthetic stand-in: the set has no real portraits of darker-skinned people,
 see docs/photos.md), and some partly covered (surgical mask, dressing over an eye).
 Labels: ``labels.json`` with each image's face boxes (the detector-independent core:
-brows to chin, cheek to cheek), code boxes, symbologies, and printed PHI words.
+brows to chin, cheek to cheek), code boxes, symbologies, and printed PHI words with
+each word's ink quadrilateral in the image (``phi_word_quads``, to check it is masked).
 
     python bench/make_photo_set.py [N_PER_GROUP] [OUT_DIR]
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -251,8 +253,17 @@ def band_image(i: int, rng: random.Random, bgs: dict) -> tuple[np.ndarray, dict]
     else:
         cx, cy = (tag_w - cw) // 2, fsize * 4 + 20
     tag.paste(Image.fromarray(code).convert("RGB"), (cx, cy))
-    for t in lines:
-        words.extend(w for w in t.replace(",", " ").split() if w not in ("MRN", "MRN:", "DOB", "DOB:", "ID", "Staff", "Nurse"))
+    word_quads = []  # each PHI word's ink box on the tag, corners clockwise from top left
+    for n, t in enumerate(lines):
+        font, y = _font(fsize, bold=n == 0), 12 + n * int(fsize * 1.3)
+        for m_word in re.finditer(r"[^\s,]+", t):
+            w = m_word.group()
+            if w in ("MRN", "MRN:", "DOB", "DOB:", "ID", "Staff", "Nurse"):
+                continue
+            x = 12 + font.getlength(t[: m_word.start()])
+            l, top, r, b = font.getbbox(w)
+            words.append(w)
+            word_quads.append([(x + l, y + top), (x + r, y + top), (x + r, y + b), (x + l, y + b)])
     tag_arr = np.array(tag)
     code_quad = np.array([(cx, cy), (cx + cw, cy), (cx + cw, cy + ch), (cx, cy + ch)], np.float32)
     # Turn (any angle, including 90/180/270) and mild perspective, then scale.
@@ -275,10 +286,12 @@ def band_image(i: int, rng: random.Random, bgs: dict) -> tuple[np.ndarray, dict]
     lighting = rng.choice(["normal", "normal", "dim", "bright", "warm"])
     img = light(img, lighting, rng)
     q = cv2.perspectiveTransform(code_quad[None], m)[0]
+    quads = cv2.perspectiveTransform(np.float32(word_quads).reshape(1, -1, 2), m)[0].reshape(-1, 4, 2)
     box = (int(q[:, 0].min()), int(q[:, 1].min()), int(np.ceil(q[:, 0].max())), int(np.ceil(q[:, 1].max())))
     module_px = float(scale * (cw / max(code.shape)) * (2 if symbology in ("QRCode", "DataMatrix", "Aztec") else 1))
     return img, {"codes": [{"box": box, "symbology": symbology, "kind": kind, "angle": round(float(angle), 1), "scale": round(float(scale), 3)}],
-                 "phi_words": words, "background": bg_name, "lighting": lighting, "module_scale": round(module_px, 2)}
+                 "phi_words": words,
+                 "phi_word_quads": [[[round(float(x), 1), round(float(y), 1)] for x, y in quad] for quad in quads], "background": bg_name, "lighting": lighting, "module_scale": round(module_px, 2)}
 
 
 def clean_image(i: int, rng: random.Random, bgs: dict) -> tuple[np.ndarray, dict]:

@@ -38,7 +38,7 @@ from .report import build_report
 from .timing import Stopwatch
 from .types import Decision, Finding, MetadataItem, Verdict, VerifyOutcome, Where
 from .verify import VERIFY_SETTINGS, VerificationLog, VerifyEngines, verify_output
-from .vision import CodeDetector, FaceDetector, PictureDetectors, find_in_pictures
+from .vision import CodeDetector, FaceDetector, PictureDetectors, find_in_pictures, read_beside_codes
 from .write import atomic_write, format_for_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,6 +277,8 @@ class Screener:
                                        self.region_engines, around_first=policy.ocr.later_engines == "around-detected")
         with clock("pictures"):
             pictures = find_in_pictures(self.pictures, doc, policy)
+        with clock("ocr"):  # the print beside a code (a wristband's name), enlarged
+            readings += read_beside_codes(self.ocr_engines[:1], doc, pictures.findings)
 
         # 3. strip metadata: the container's inventory, and what it says about the patient
         with clock("metadata"):

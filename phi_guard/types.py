@@ -58,6 +58,9 @@ class Word:
     engine: str  # e.g. "rapidocr", "tesseract:tophat-white"
     line: str  # key shared by the words of one text line of one reading
     frame: int = 0
+    # The word's line runs level; a slanted word (a label photographed at an angle)
+    # crosses its box diagonally, so its glyphs fill the box's height.
+    level: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class Finding:
     # with its quiet zone): masked as they are, not padded like text, and not re-read
     # as text around their masks in verification.
     whole_object: bool = False
+    # Its words run level: a text mask is fitted to the rows of their glyphs. Slanted
+    # words fill their boxes diagonally and are masked box and all.
+    level: bool = True
 
 
 @dataclass(frozen=True)

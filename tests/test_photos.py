@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from phi_guard import Screener
 from phi_guard.policy import Policy
@@ -19,7 +19,7 @@ from phi_guard.types import Verdict
 from phi_guard.vision import CodeDetector, CodeSearch, FaceDetector
 
 from conftest import DATA
-from test_vision import wristband
+from test_vision import _code, _font, wristband
 
 CLI = [sys.executable, "-m", "phi_guard.cli"]
 ASTRONAUT_FACE = (180, 58, 270, 178)  # brows to chin, cheek to cheek (set by hand, as in test_vision)
@@ -94,6 +94,100 @@ def test_wristband_text_and_codes_masked(screener, band_on_arm, turn):
 
     read = pytesseract.image_to_string(Image.fromarray(np.ascontiguousarray(np.rot90(out, -(turn // 90))))).upper()
     assert "OKAFOR" not in read and "40219877" not in read
+
+
+def _label_on_coffee(angle: float, scale: float = 1.0, code: bool = False) -> np.ndarray:
+    """A specimen label (name, MRN, birth date in 16 px print, lines 20 px apart, as
+    labels print them; a Code 128 beside them if ``code``), shrunk by ``scale``, turned by
+    ``angle`` and laid on a real photo (the coffee cup, no person)."""
+    return _label_and_name_ink(angle, scale, code)[0]
+
+
+LABEL = ("OKAFOR, Aisha", "MRN 40219877", "DOB 03/07/1961")
+BADGE = ("Elena Patel", "Staff Nurse", "ID 303630")
+
+
+def _label_and_name_ink(angle: float, scale: float = 1.0, code: bool = False, lines: tuple[str, ...] = LABEL,
+                        badge: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_label_on_coffee` (or, with ``badge``, a staff badge: light blue, the name in
+    bold) and where the ink of its first line, the name, lies (a boolean image)."""
+    size = (420, 110) if code else (190, 90)
+    margin, at = (12, (60, 20)) if badge else (10, (120, 150))
+    tag = Image.new("RGB", size, (225, 235, 250) if badge else (250, 250, 240))
+    name_ink = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(tag)
+    for n, line in enumerate(lines):
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", 16) if badge and n == 0 else _font(16)
+        draw.text((margin, margin + 2 * (not badge) + n * 20), line, fill=(15, 15, 15), font=font)
+        if n == 0:
+            ImageDraw.Draw(name_ink).text((margin, margin + 2 * (not badge)), line, fill=255, font=font)
+    if code:
+        bars = _code("Code128", "MRN40219877")
+        tag.paste(bars, (190, (size[1] - bars.height) // 2))
+    small = (round(size[0] * scale), round(size[1] * scale))
+    tag = tag.resize(small, Image.LANCZOS).rotate(angle, expand=True, resample=Image.BICUBIC)
+    name_ink = name_ink.resize(small, Image.LANCZOS).rotate(angle, expand=True, resample=Image.BICUBIC)
+    alpha = Image.new("L", small, 255).rotate(angle, expand=True, resample=Image.BICUBIC)
+    scene = Image.open(DATA / "photos" / "coffee.jpg").convert("RGB")
+    scene.paste(tag, at, alpha)
+    ink = Image.new("L", scene.size, 0)
+    ink.paste(name_ink, at)
+    return np.array(scene), np.array(ink) > 128
+
+
+@pytest.mark.parametrize("angle", [60, 300])
+def test_label_photographed_at_a_slant_is_read(angle):
+    """Close lines turned by 60 degrees merge, for the text detector, into one region that
+    reads as noise; that region is cut out, turned level and read again."""
+    from phi_guard.ocr.rapid import RapidOcrEngine
+
+    words = [w.text for w in RapidOcrEngine(threads=1).read(_label_on_coffee(angle)).words]
+    assert {"OKAFOR,", "Aisha", "40219877", "03/07/1961"} <= set(words), words
+
+
+@pytest.mark.parametrize("turn", [0, 90])
+def test_small_print_beside_a_code_is_read_and_masked(screener, turn):
+    """A label shrunk to print 5 px high: in the whole photo the text detector finds none
+    of it, but the code beside it is found, and its surroundings, read as a crop of their
+    own (enlarged by the engine), give the name, MRN and birth date."""
+    result = screener.screen(_png(_label_on_coffee(turn, scale=0.3, code=True)), name="label.png")
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    found = {f.kind: f.raw_text for f in result.findings}
+    assert "BARCODE" in found, found.keys()
+    assert "OKAFOR" in found.get("PERSON", ""), found.keys()
+    assert found.get("MEDICAL_RECORD_NUMBER") == "40219877" and found.get("DATE_OF_BIRTH") == "03/07/1961", found.keys()
+
+
+def test_slanted_name_masked_box_and_all(screener):
+    """A staff badge photographed at -25 degrees: its words' boxes stand on end and the
+    glyphs cross them diagonally. Fitted to the rows of ink through each box's middle
+    (what suits level text), the mask left an eighth of the name's ink visible; a slanted
+    word is masked box and all."""
+    from phi_guard.ocr.rapid import RapidOcrEngine
+    from phi_guard.redact import mask_boxes
+    from phi_guard.types import Rendering
+
+    img, name_ink = _label_and_name_ink(-25, scale=1.5, lines=BADGE, badge=True)
+    findings = screener.detector.detect(RapidOcrEngine(threads=1).read(img), Policy.default())
+    names = [f for f in findings if f.kind == "PERSON"]
+    assert names and not any(f.level for f in names), findings
+    masks, _ = mask_boxes(names, [Rendering(img)], img.shape[1], img.shape[0], Policy.default().redact)
+    under = np.zeros(name_ink.shape, bool)
+    for x0, y0, x1, y1 in masks:
+        under[y0:y1, x0:x1] = True
+    assert (name_ink & ~under).sum() <= 0.01 * name_ink.sum(), (name_ink & ~under).sum() / name_ink.sum()
+
+
+def test_upside_down_label_read_in_reading_order(screener):
+    """A label turned by 180 degrees: each line's words run from right to left in the
+    image, and are detected in the order they were read ("MRN 40219877", not
+    "40219877 MRN"), so the labels of its fields still name them."""
+    from phi_guard.ocr.rapid import RapidOcrEngine
+
+    reading = RapidOcrEngine(threads=1).read(_label_on_coffee(180))
+    kinds = {f.kind: f.raw_text for f in screener.detector.detect(reading, Policy.default())}
+    assert kinds.get("MEDICAL_RECORD_NUMBER") == "40219877" and kinds.get("DATE_OF_BIRTH") == "03/07/1961", kinds
+    assert "OKAFOR" in kinds.get("PERSON", ""), kinds
 
 
 def test_faces_action_block_blocks(screener):

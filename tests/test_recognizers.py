@@ -43,6 +43,7 @@ def test_dates_in_every_format(screener, date):
         ("DOWNTIME, MARY", "PERSON"),
         ("Haddad, Priya", "PERSON"),  # a wristband's surname-first form; Priya is not in the census lists
         ("KOWALSKI, Chen", "PERSON"),
+        ("Kowalski, james", "PERSON"),  # small print: the given name's capital read as a small letter
         ("DAVIDSON DOUGLAS [M]", "PERSON"),
         ("tel 216-555-0143", "PHONE_NUMBER"),
         ("jane.doe@example.org", "EMAIL_ADDRESS"),

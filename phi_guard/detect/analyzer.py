@@ -146,7 +146,9 @@ def _lines_of(words: tuple[Word, ...]) -> list[_Line]:
         groups[w.line].append(w)
     lines = []
     for key in sorted(groups):
-        ws = sorted(groups[key], key=lambda w: w.box[0])
+        # In the order the engine read them, not left to right: an upside-down or slanted
+        # line (a label turned by 180 degrees) runs from right to left in the image.
+        ws = groups[key]
         parts, spans, pos = [], [], 0
         for w in ws:
             text = w.text.replace("\n", " ")
@@ -288,7 +290,8 @@ class Detector:
                 if boxes:
                     out.append(
                         Finding(kind=kind, masked_value=mask_value(value), boxes=tuple(boxes), score=round(float(r.score), 3),
-                                rule=rule, where=Where.PIXELS, frame=frame, raw_text=value)
+                                rule=rule, where=Where.PIXELS, frame=frame, raw_text=value,
+                                level=all(word.level for word, _ in covered))
                     )
         return out
 
@@ -307,7 +310,7 @@ class Detector:
             for w in ln.words:
                 if sum(c.isalnum() for c in w.text) and not policy.is_allowed_word(w.text):
                     out.append(Finding("TEXT", mask_value(w.text), (w.box,), round(w.confidence, 3), "policy:all-text",
-                                       Where.PIXELS, frame, w.text))
+                                       Where.PIXELS, frame, w.text, level=w.level))
         return out
 
     def _deny(self, lines: list[_Line], policy: Policy, frame: int) -> list[Finding]:
@@ -317,12 +320,14 @@ class Detector:
         for ln in lines:
             for w in ln.words:
                 if policy.is_denied_word(w.text):
-                    out.append(Finding("DENY_LIST", mask_value(w.text), (w.box,), 1.0, "policy:deny", Where.PIXELS, frame, w.text))
+                    out.append(Finding("DENY_LIST", mask_value(w.text), (w.box,), 1.0, "policy:deny", Where.PIXELS, frame, w.text,
+                                       level=w.level))
             for p in policy.detect.deny_patterns:
                 for m in p.finditer(ln.text):
-                    boxes = [_sub_box(w, sp, m.start(), m.end()) for w, sp in zip(ln.words, ln.spans) if not (sp[1] <= m.start() or sp[0] >= m.end())]
-                    if boxes:
-                        out.append(Finding("DENY_LIST", mask_value(m.group(0)), tuple(boxes), 1.0, "policy:deny", Where.PIXELS, frame, m.group(0)))
+                    hit = [(w, sp) for w, sp in zip(ln.words, ln.spans) if not (sp[1] <= m.start() or sp[0] >= m.end())]
+                    if hit:
+                        out.append(Finding("DENY_LIST", mask_value(m.group(0)), tuple(_sub_box(w, sp, m.start(), m.end()) for w, sp in hit),
+                                           1.0, "policy:deny", Where.PIXELS, frame, m.group(0), level=all(w.level for w, _ in hit)))
         return out
 
 

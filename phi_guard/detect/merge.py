@@ -28,7 +28,7 @@ def merge_findings(findings: list[Finding], across_frames: bool = False) -> list
             if m.kind == f.kind and (across_frames or m.frame == f.frame) and any(_same_place(a, b) for a in m.boxes for b in f.boxes):
                 boxes = m.boxes + tuple(b for b in f.boxes if all(iou(b, a) < 0.9 for a in m.boxes))
                 rule = m.rule if f.rule in m.rule.split("+") else f"{m.rule}+{f.rule}"
-                merged[i] = replace(m, boxes=boxes, rule=rule)
+                merged[i] = replace(m, boxes=boxes, rule=rule, level=m.level and f.level)
                 break
         else:
             merged.append(f)

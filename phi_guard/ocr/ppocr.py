@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import EngineError
+from ..types import iou
 
 # A recognised word: (text, confidence, CTC columns, columns covered by the crop's own width).
 _DecodedWord = tuple[str, float, list[int], float]
@@ -89,8 +90,15 @@ def _session(path: Path, threads: int) -> Any:  # an onnxruntime.InferenceSessio
         raise EngineError(f"the OCR model {path.name} could not be loaded ({type(exc).__name__})") from None
 
 
-# Lines read with a mean confidence below this are read turned by 180 degrees too.
+# Lines read with a mean confidence below this are read turned by 180 degrees too
+# (and, if slanted, cut out and read again turned level).
 UPSIDE_DOWN_RETRY_BELOW = 0.8
+# A detected region whose sides lie at least this far (degrees) from level and from
+# vertical is slanted.
+SLANTED_FROM_DEGREES = 10.0
+# A slanted region read again is enlarged at most this much for the text detector (small
+# print gains from it; enlarging a whole label to 736 px costs a second per region).
+STRAIGHTENED_ENLARGED_AT_MOST = 3.0
 
 
 def _round32(v: float) -> int:
@@ -143,7 +151,30 @@ class PpOcr:
         line's box (input coordinates); lines it accepts are already read elsewhere and
         are neither recognised nor returned (a further reading of a frame recognises
         only what is new)."""
-        lines = self._read_lines(rgb, known)
+        lines = self._read_upright(rgb, known)
+        # Slanted text (a label photographed at an angle): the detector, trained on
+        # level lines, merges close slanted lines into one region that reads as noise.
+        # Such a region is cut out, turned level and read again on its own (enlarged
+        # like any small image), and its lines replace it if they read more surely.
+        out: list[OcrLine] = []
+        looked: list[np.ndarray] = []  # the regions read again (a region inside one is not read twice)
+        for line in lines:
+            if (line.score < UPSIDE_DOWN_RETRY_BELOW and _slant(line.quad) >= SLANTED_FROM_DEGREES
+                    and not any(cv2.pointPolygonTest(r, tuple(map(float, line.quad.mean(axis=0))), False) >= 0 for r in looked)):
+                looked.append(_grown(line.quad).astype(np.float32))
+                again = self._read_straightened(rgb, line.quad)
+                if again and max(a.score for a in again) > line.score:
+                    # Two regions over one label both read it: each line is kept once.
+                    out += [a for a in again if not any(_same_place(a.quad, o.quad) for o in out)]
+                    continue
+            out.append(line)
+        return out
+
+    def _read_upright(self, rgb: np.ndarray, known: Callable[[tuple[int, int, int, int]], bool] | None,
+                      enlarge_at_most: float | None = None) -> list[OcrLine]:
+        """The text lines of ``rgb``, level ones and vertical ones (read turned);
+        ``enlarge_at_most``: see :meth:`detect`."""
+        lines = self._read_lines(rgb, known, enlarge_at_most)
         if not any(_is_vertical(line.quad) for line in lines):
             return lines
         # Vertical text (a wristband or label photographed sideways): the detector is
@@ -152,13 +183,41 @@ class PpOcr:
         # lines replace the vertical ones (a line then upside down is turned by the
         # 180-degree retry below).
         width = rgb.shape[1]
-        turned = [_turned_back(line, width) for line in self._read_lines(np.ascontiguousarray(np.rot90(rgb)), None)]
+        turned = [_turned_back(line, width) for line in self._read_lines(np.ascontiguousarray(np.rot90(rgb)), None, enlarge_at_most)]
         return [line for line in lines if not _is_vertical(line.quad)] + [line for line in turned if _is_vertical(line.quad)]
 
-    def _read_lines(self, rgb: np.ndarray, known: Callable[[tuple[int, int, int, int]], bool] | None) -> list[OcrLine]:
+    def _read_straightened(self, rgb: np.ndarray, quad: np.ndarray) -> list[OcrLine]:
+        """The lines read in the region ``quad`` (grown by a margin) turned level, in
+        ``rgb``'s coordinates (word boxes: the boxes around their turned-back corners)."""
+        grown = _grown(quad)
+        w = int(max(np.linalg.norm(grown[0] - grown[1]), np.linalg.norm(grown[2] - grown[3])))
+        h = int(max(np.linalg.norm(grown[0] - grown[3]), np.linalg.norm(grown[1] - grown[2])))
+        if w < 8 or h < 8:
+            return []
+        level = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+        m = cv2.getPerspectiveTransform(grown.astype(np.float32), level)
+        crop = cv2.warpPerspective(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+        back = np.linalg.inv(m)
+        h0, w0 = rgb.shape[:2]
+
+        def to_image(points: np.ndarray) -> np.ndarray:
+            p: np.ndarray = cv2.perspectiveTransform(points.reshape(1, -1, 2).astype(np.float64), back)[0]
+            p[:, 0] = np.clip(p[:, 0], 0, w0)
+            p[:, 1] = np.clip(p[:, 1], 0, h0)
+            return p
+
+        out = []
+        for line in self._read_upright(crop, None, STRAIGHTENED_ENLARGED_AT_MOST):
+            words = tuple((t, c, _quad_box(to_image(np.array([[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]]], float))))
+                          for t, c, b in line.words)
+            out.append(OcrLine(to_image(line.quad), line.text, line.score, words))
+        return out
+
+    def _read_lines(self, rgb: np.ndarray, known: Callable[[tuple[int, int, int, int]], bool] | None,
+                    enlarge_at_most: float | None = None) -> list[OcrLine]:
         img, ratio_h, ratio_w = _within_bounds(rgb, 30, 2000)
         img, pad_top = _vertical_padding(img, 8, 30)
-        quads = self.detect(img)
+        quads = self.detect(img, enlarge_at_most)
         if not len(quads):
             return []
         h0, w0 = rgb.shape[:2]
@@ -202,14 +261,17 @@ class PpOcr:
         return lines
 
     # -- detection --------------------------------------------------------------------
-    def detect(self, img: np.ndarray) -> np.ndarray:
-        """Text line quadrilaterals (N, 4, 2) found in ``img``, in its pixel coordinates, in reading order."""
+    def detect(self, img: np.ndarray, enlarge_at_most: float | None = None) -> np.ndarray:
+        """Text line quadrilaterals (N, 4, 2) found in ``img``, in its pixel coordinates, in reading
+        order. ``enlarge_at_most``: a cap on the enlargement of ``det_limit_type='min'``."""
         h, w = img.shape[:2]
         side = self.det_limit_side
         if self.det_limit_type == "max":
             ratio = side / max(h, w) if max(h, w) > side else 1.0
         else:
             ratio = side / min(h, w) if min(h, w) < side else 1.0
+            if enlarge_at_most is not None:
+                ratio = min(ratio, enlarge_at_most)
         rh, rw = _round32(h * ratio), _round32(w * ratio)
         resized = cv2.resize(img, (rw, rh))
         x = resized.astype(np.float32)
@@ -388,6 +450,34 @@ def _is_vertical(quad: np.ndarray) -> bool:
     """A line at least 1.5 times as high as wide on the image (read turned upright)."""
     w, h = np.ptp(quad[:, 0]), np.ptp(quad[:, 1])
     return bool(h >= 1.5 * max(float(w), 1.0))
+
+
+def _grown(quad: np.ndarray) -> np.ndarray:
+    """The quadrilateral with each corner moved outwards by a quarter of its shorter side."""
+    centre = quad.mean(axis=0)
+    side = min(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[0] - quad[3]))
+    outwards = (quad - centre) / np.maximum(np.linalg.norm(quad - centre, axis=1, keepdims=True), 1e-6)
+    grown: np.ndarray = quad + outwards * side * 0.25
+    return grown
+
+
+def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two quadrilaterals whose boxes overlap by more than half of their union."""
+    return iou(_quad_box(a), _quad_box(b)) > 0.5
+
+
+def runs_level(quad: np.ndarray) -> bool:
+    """True when the line's top side lies within ``SLANTED_FROM_DEGREES`` of level."""
+    dx, dy = quad[1] - quad[0]
+    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 180
+    return min(angle, 180 - angle) < SLANTED_FROM_DEGREES
+
+
+def _slant(quad: np.ndarray) -> float:
+    """How far (degrees, 0-45) the quadrilateral's top side lies from level or vertical."""
+    dx, dy = quad[1] - quad[0]
+    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 90
+    return min(angle, 90 - angle)
 
 
 def _turned_back(line: OcrLine, width: int) -> OcrLine:

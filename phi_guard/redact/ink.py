@@ -127,7 +127,7 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
     for f in findings:
         grays = by_frame.get(f.frame) or next(iter(by_frame.values()), [])
         for box in f.boxes:
-            if f.kind not in _NOT_FITTED and (f.frame, box) not in rows:
+            if f.kind not in _NOT_FITTED and f.level and (f.frame, box) not in rows:
                 rows[(f.frame, box)] = _glyph_rows(box, grays, widest)
     masks: list[Box] = []
     for f in findings:
@@ -135,7 +135,8 @@ def fit_masks(findings: Sequence[Finding], renderings: Sequence[Rendering], widt
             # A box with no delimitable ink (texture runs through it) takes the glyph rows
             # found for another box over the same words (another engine's, or another
             # finding's: a date that is both a birth date and a header term).
-            span = None if f.kind in _NOT_FITTED else rows[(f.frame, box)] or next(
+            # A slanted word's glyphs fill its box diagonally: the box is masked whole.
+            span = None if f.kind in _NOT_FITTED or not f.level else rows[(f.frame, box)] or next(
                 (s for (fr, b), s in rows.items() if s is not None and fr == f.frame and _same_line(b, box)), None)
             if span is None:
                 masks += pad_boxes([box], width, height, policy)

@@ -4,9 +4,9 @@ detector loads its engine on first use, once per process."""
 from ..policy import CodePolicy, FacePolicy
 from .codes import Code, CodeDetector, CodeSearch
 from .faces import Face, FaceDetector, FaceSearch
-from .screen import PictureDetectors, PictureFindings, find_in_pictures, residual_picture_findings
+from .screen import PictureDetectors, PictureFindings, find_in_pictures, read_beside_codes, residual_picture_findings
 
 __all__ = [
     "Code", "CodeDetector", "CodePolicy", "CodeSearch", "Face", "FaceDetector", "FacePolicy", "FaceSearch",
-    "PictureDetectors", "PictureFindings", "find_in_pictures", "residual_picture_findings",
+    "PictureDetectors", "PictureFindings", "find_in_pictures", "read_beside_codes", "residual_picture_findings",
 ]

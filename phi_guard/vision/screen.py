@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..formats.base import Document
+from ..ocr import OcrEngine, OcrReading, merged_boxes, read_regions
 from ..policy import Policy
-from ..types import Box, Finding, Where
+from ..types import Box, Finding, Rendering, Where
 from .codes import CodeDetector, CodeSearch
 from .faces import FaceDetector, FaceSearch
 
@@ -126,6 +127,33 @@ def find_in_pictures(detectors: PictureDetectors, doc: Document, policy: Policy)
     if kept:
         notes.append(f"{len(kept)} face(s) kept visible (policy: faces.action = keep, for documented consent)")
     return PictureFindings(tuple(findings), tuple(kept), tuple(notes))
+
+
+# The surroundings of a code read again: its box grown by this share of its longer side.
+BESIDE_CODE_MARGIN = 0.5
+
+
+def read_beside_codes(engines: list[OcrEngine], doc: Document, findings: tuple[Finding, ...]) -> list[tuple[Rendering, OcrReading]]:
+    """The text around each code, read again as a crop of its own: wristbands and labels
+    print the name, MRN and birth date next to their code, often small, and an engine
+    enlarges a small crop before detecting text (RapidOCR to 736 px on the short side),
+    where in the whole photo that print is below its detector's size. One reading per
+    frame with codes (a rendering of that frame, for detection)."""
+    frames = dict(picture_frames(doc))
+    out = []
+    for i, pixels in frames.items():
+        h, w = pixels.shape[:2]
+        around = []
+        for f in findings:
+            if f.kind != BARCODE or f.frame != i:
+                continue
+            for x0, y0, x1, y1 in f.boxes:
+                m = int(BESIDE_CODE_MARGIN * max(x1 - x0, y1 - y0))
+                around.append((max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)))
+        if around:
+            reading = read_regions(engines, pixels, merged_boxes(around), i)
+            out.append((Rendering(np.zeros((0, 0), np.uint8), frame=i, label="around codes"), reading))
+    return out
 
 
 def residual_picture_findings(pixels: np.ndarray, frame: int, masks: list[Box], policy: Policy, detectors: PictureDetectors,
