@@ -139,9 +139,13 @@ def read_beside_codes(engines: list[OcrEngine], doc: Document, findings: tuple[F
     enlarges a small crop before detecting text (RapidOCR to 736 px on the short side),
     where in the whole photo that print is below its detector's size. One reading per
     frame with codes (a rendering of that frame, for detection)."""
-    frames = dict(picture_frames(doc))
+    with_codes = {f.frame for f in findings if f.kind == BARCODE}
+    if not with_codes:
+        return []  # (a clip's frames are decoded again only when one had a code)
     out = []
-    for i, pixels in frames.items():
+    for i, pixels in picture_frames(doc):
+        if i not in with_codes:
+            continue
         h, w = pixels.shape[:2]
         around = []
         for f in findings:
