@@ -132,7 +132,7 @@ class DicomAdapter:
                    "attributes": result.actions, "pixels": "screened" if doc.has_pixels else "none (header only)",
                    "burned_in_annotation_in_input": str(original.get("BurnedInAnnotation", "absent"))}
         return MetadataStep(items=items, findings=metadata_findings(items, classify), terms=terms,
-                            report_sections={"dicom": section},
+                            report_sections={"dicom": section, "reading": _dicom(doc).reading.as_dict()},
                             cleaned=CleanedHeader(out, tuple(result.options_used)))
 
     def encode(self, doc: Document, metadata: MetadataStep, masks: list[Box], policy: Policy, out_fmt: str) -> Encoded:

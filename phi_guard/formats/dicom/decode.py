@@ -20,7 +20,8 @@ from ...errors import DecompressionBombError, MalformedDicomError, short_reason
 from ...policy import Policy
 from ...quiet import quiet_native_stderr
 from ...types import Rendering, Where
-from ..base import Document, Pixels, digest, frame_renderings
+from ..base import Document, Pixels, digest
+from ..frame_changes import ReadingStats, changed_renderings
 from .profile import OVERLAY_GROUPS
 from .readings import ReadingSpec, extra_renderings, plan_frames
 
@@ -40,6 +41,8 @@ class DicomDocument(Document):
     # The extra readings of the stored values (frame, spec), made again of the output's
     # stored values at verification (see :mod:`.readings`).
     reading_specs: tuple[tuple[int, ReadingSpec], ...] = ()
+    # What reading the frames did (a cine's later frames are read where they changed).
+    reading: ReadingStats = field(default_factory=ReadingStats, repr=False)
 
 
 def _read_dataset(data: bytes, name: str) -> Dataset:
@@ -146,6 +149,7 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
                      for group, plane in _overlays(ds, notes, unscreened))
     photometric_read = str(getattr(ds, "PhotometricInterpretation", ""))
     specs = plan_frames(frames_native, rendered, photometric_read)
+    stats = ReadingStats()
     return DicomDocument(
         data=data,
         sha256=digest(data),
@@ -154,7 +158,10 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         source_name=name,
         notes=tuple(notes),
         frame_count_in_file=len(rendered),
-        renderings=frame_renderings(rendered) + extra_renderings(frames_native, specs, photometric_read) + overlays,
+        # A cine's frames like an animation's: the first whole, later ones where they
+        # changed (a fixed overlay is read once and masked in every frame).
+        renderings=tuple(changed_renderings(enumerate(rendered), stats, policy.video.moving_every))
+        + extra_renderings(frames_native, specs, photometric_read) + overlays,
         # Colour DICOM (visible-light photos, secondary captures) is searched for faces;
         # grey medical images, palette-coloured maps and the colour maps of measuring
         # modalities (ultrasound Doppler, nuclear medicine) are not.
@@ -163,6 +170,7 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         native_pixels=frames_native,
         unscreened_overlays=tuple(unscreened),
         reading_specs=specs,
+        reading=stats,
     )
 
 
