@@ -136,6 +136,7 @@ def test_share_via_service_worker_gives_a_clean_masked_copy_to_share(phone_serve
     page.wait_for_selector("#verdict.REDACTED", timeout=180_000)
     assert "Safe to share after masking" in page.inner_text("#verdict")
     # ... and nothing is left in the browser once it is checked, as the page says.
+    page.wait_for_selector("#kept", state="visible")  # shown once the stored file is deleted
     assert page.evaluate("shareStore.count()") == 0
     assert "deleted from this phone" in page.inner_text("#kept")
     assert page.evaluate("location.search") == ""
@@ -187,6 +188,7 @@ def test_blocked_share_offers_no_share_button(phone_server, browser, samples):
     assert "PHONE_NUMBER" in page.inner_text("#reasons")
     assert not page.is_visible("#share") and not page.is_visible("#download") and not page.is_visible("#preview")
     assert page.is_visible("#advice") and "Crop the picture" in page.inner_text("#advice")
+    page.wait_for_selector("#kept", state="visible")  # shown once the stored file is deleted
     assert page.evaluate("shareStore.count()") == 0
     assert page.evaluate("window.__shared.length") == 0
     context.close()

@@ -226,6 +226,7 @@ def test_browser_installs_and_shares_through_the_sign_in(hospital, samples, tmp_
         os_share(page, proxy, shared)
         page.wait_for_selector("#verdict.REDACTED", timeout=180_000)
         assert FakeOAuth2Proxy.sign_ins == 2
+        page.wait_for_selector("#kept", state="visible")  # shown once the stored file is deleted
         assert page.evaluate("shareStore.count()") == 0
 
         # The session expires while the page is open with a shared file in hand: the
@@ -246,6 +247,7 @@ def test_browser_installs_and_shares_through_the_sign_in(hospital, samples, tmp_
             page.click("#resume")
         page.wait_for_selector("#verdict.CLEAN, #verdict.REDACTED, #verdict.BLOCKED", timeout=180_000)
         assert FakeOAuth2Proxy.sign_ins == 3
+        page.wait_for_selector("#kept", state="visible")  # shown once the stored file is deleted
         assert page.evaluate("shareStore.count()") == 0
         browser.close()
     time.sleep(0.5)
