@@ -303,7 +303,7 @@ def find_code_regions(grey: np.ndarray) -> list[_Region]:
     energy2 = cv2.multiply(energy, energy)
     regions: list[_Region] = []
     for linear, mask in ((True, strong & (anisotropy2 > 0.75**2 * energy2)), (False, strong & (anisotropy2 < 0.5**2 * energy2))):
-        m = mask.astype(np.uint8) * 255
+        m: np.ndarray = mask.astype(np.uint8) * 255
         # Opening first: a lone edge (brick mortar, a label's border) is a band about
         # as wide as the tensor window and goes; a block of bars or modules stays.
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (13, 13)))
