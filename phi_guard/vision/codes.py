@@ -287,25 +287,39 @@ def find_code_regions(grey: np.ndarray) -> list[_Region]:
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
     k = (9, 9)
-    jxx = cv2.blur(gx * gx, k)
-    jyy = cv2.blur(gy * gy, k)
-    jxy = cv2.blur(gx * gy, k)
-    energy = jxx + jyy
-    coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-3)
+    # OpenCV's arithmetic, not numpy's: the finder's cost on a photo is mostly these
+    # full-image passes (measured: 14 -> 9 ms per clean photo of the bench set).
+    jxx = cv2.blur(cv2.multiply(gx, gx), k)
+    jyy = cv2.blur(cv2.multiply(gy, gy), k)
+    jxy = cv2.blur(cv2.multiply(gx, gy), k)
+    energy = cv2.add(jxx, jyy)
     strong = energy > (60.0**2)  # edges of printed ink: a step of about 60 grey levels or more
+    if not strong.any():
+        return []
+    # Coherence sqrt((jxx - jyy)^2 + 4 jxy^2) / energy, compared squared (no root, no
+    # division): above 0.75 the edges are parallel (bars), below 0.5 they are not.
+    diff = cv2.subtract(jxx, jyy)
+    anisotropy2 = cv2.add(cv2.multiply(diff, diff), cv2.multiply(jxy, jxy, scale=4.0))
+    energy2 = cv2.multiply(energy, energy)
     regions: list[_Region] = []
-    for linear, mask in ((True, strong & (coherence > 0.75)), (False, strong & (coherence < 0.5))):
-        m = mask.astype(np.uint8) * 255
+    for linear, mask in ((True, strong & (anisotropy2 > 0.75**2 * energy2)), (False, strong & (anisotropy2 < 0.5**2 * energy2))):
+        m: np.ndarray = mask.astype(np.uint8) * 255
         # Opening first: a lone edge (brick mortar, a label's border) is a band about
         # as wide as the tensor window and goes; a block of bars or modules stays.
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (13, 13)))
         m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        # Components only inside the marked pixels' bounding box: labelling a whole
+        # photo costs 4 ms even when it is empty.
+        rx, ry, rw, rh = cv2.boundingRect(m)
+        if not rw:
+            continue
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(m[ry : ry + rh, rx : rx + rw], connectivity=8)
         for n in range(1, count):
             bx, by, bw, bh, area = (int(v) for v in stats[n])
             if min(bw, bh) < 12 or max(bw, bh) < 20 or area < 300:
                 continue
             sel = labels[by : by + bh, bx : bx + bw] == n
+            bx, by = bx + rx, by + ry
             sxx, syy, sxy = (float(a[by : by + bh, bx : bx + bw][sel].sum()) for a in (jxx, jyy, jxy))
             # The gradient's mean direction: turning by it makes 1-D bars vertical.
             turn = 0.5 * math.degrees(math.atan2(2 * sxy, sxx - syy))
