@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import re
 import warnings
 from dataclasses import dataclass
@@ -218,8 +219,9 @@ def _changed(frames: np.ndarray, rendered: tuple[tuple[int, np.ndarray], ...], d
     native = doc.native_pixels
     if native is None or native.shape != frames.shape:
         return None
-    diffs = [pixel_difference(out, inp) for out, inp in zip(frames, native)]
-    diffs += [pixel_difference(px, doc.frames[i]) for i, px in rendered]
+    # One frame's difference at a time (a cine's would be hundreds of megabytes together).
+    diffs = itertools.chain((pixel_difference(out, inp) for out, inp in zip(frames, native)),
+                            (pixel_difference(px, doc.frames[i]) for i, px in rendered))
     regions: set[Box] = set()
     for d in diffs:
         changed = changed_outside_masks(d, masks)
