@@ -238,10 +238,6 @@ def changed_outside_masks(diff: np.ndarray | None, masks: Sequence[Box], noise: 
     changed. None when not compared or more than 30 % of the frame changed (read it all)."""
     if diff is None:
         return None
-    return _changed_cells(diff, masks, noise)
-
-
-def _changed_cells(diff: np.ndarray, masks: Sequence[Box], noise: int) -> tuple[Box, ...] | None:
     h, w = diff.shape
     differs = diff > noise
     for x0, y0, x1, y1 in masks:
