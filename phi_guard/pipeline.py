@@ -5,10 +5,11 @@
 Each step is one call into its stage; what differs between container formats lives
 in the format adapters (:mod:`phi_guard.formats`), never here. Metadata is stripped
 after the OCR has read the pixels: a medical image header's free text is cleaned by
-the detector, which loads in the background meanwhile.
+the detector (Presidio and spaCy), which loads in the background from the moment the
+pixels show words that are not markers; a clean image never waits for it.
 
-:class:`Screener` builds the engines once (OCR models, Presidio, spaCy) and
-reuses them for every image; the CLI, the batch workers and the web app all go
+:class:`Screener` builds the engines once (the OCR models at once, the detector when
+first needed) and reuses them for every image; the CLI, the batch workers and the web app all go
 through :meth:`Screener.screen`.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .decide import decide
 from .detect import find_in_readings, merge_findings
-from .detect.pixels import MarkersFirst, detector_version
+from .detect.pixels import MarkersFirst, detector_version, markers_only
 from .errors import EngineError, InputError, OutputError, PhiGuardError, UsageError
 from .formats import Encoded, adapter_for
 from .formats.base import digest
@@ -186,11 +187,13 @@ class Screener:
         and ``code_detector`` look at the pictures (faces, barcodes, 2-D codes); by
         default they are built from the policy. Raises EngineError when an engine cannot be built."""
         self.policy = policy or Policy.default()
-        # Presidio and spaCy load in the background (started first: they take longest)
-        # while the OCR engines are built and the first image is decoded and read.
+        # Presidio and spaCy (most of a cold start) load only for an image that needs
+        # them: in the background from the moment its reading shows words that are not
+        # markers, while faces and codes are searched. Loading them for every image
+        # would slow a clean image's screening (the loader's imports hold the GIL).
         _import_ocr_natives()
         self._detector = detector
-        self._detector_loader = None if detector is not None else _Background(functools.partial(_load_detector, self.policy))
+        self._detector_loader: _Background[Detector] | None = None
         mc = self.policy.ocr.min_confidence
         # Engines built here may share loaded models (they run one after another, under
         # this Screener's lock); injected engines are never shared.
@@ -218,12 +221,19 @@ class Screener:
 
     @property
     def detector(self) -> Detector:
-        """The identifier detector (waits for the background load on first use)."""
+        """The identifier detector: loaded on first use (or waited for, when its
+        background load has started)."""
         if self._detector is None:
+            self.start_loading_detector()  # one way to load, with one kind of error
             assert self._detector_loader is not None
             self._detector = self._detector_loader.get()
             self._detector_loader = None
         return self._detector
+
+    def start_loading_detector(self) -> None:
+        """Start loading the detector in the background, if it is not loaded or loading."""
+        if self._detector is None and self._detector_loader is None:
+            self._detector_loader = _Background(functools.partial(_load_detector, self.policy))
 
     @functools.cached_property
     def engine_versions(self) -> dict[str, str]:
@@ -275,6 +285,8 @@ class Screener:
         with clock("ocr"):
             readings = read_renderings(self.ocr_engines, doc.renderings, policy.ocr.tile_size, policy.ocr.tile_overlap,
                                        self.region_engines, around_first=policy.ocr.later_engines == "around-detected")
+        if not all(markers_only(reading, policy) for _, reading in readings):
+            self.start_loading_detector()  # words to judge: the detector loads while pictures are searched
         with clock("pictures"):
             pictures = find_in_pictures(self.pictures, doc, policy)
         with clock("ocr"):  # the print beside a code (a wristband's name), enlarged

@@ -55,6 +55,16 @@ def test_detector_load_failure_surfaces_as_engine_error_and_writes_nothing(monke
         screener.screen(samples / "xray_overlay.png")
 
 
+def test_detector_loads_only_for_an_image_with_words_to_judge(samples):
+    """Presidio and spaCy are most of a cold start: a clean x-ray (markers only) is
+    screened without loading them; an overlay's words start their load."""
+    screener = Screener()
+    assert screener.screen(samples / "clean_xray.png").verdict is Verdict.CLEAN
+    assert screener._detector is None and screener._detector_loader is None
+    assert screener.screen(samples / "xray_overlay.png").verdict is Verdict.REDACTED
+    assert screener._detector is not None
+
+
 def test_background_loader_rebuilds_in_a_forked_child():
     """The loader thread does not survive a fork: a child asking for the detector
     builds it itself instead of waiting forever or failing."""

@@ -35,6 +35,7 @@ def _warm(screener: Screener, policy: Policy) -> None:
     from ..formats.photo.encode import encode_image
 
     screener.screen(encode_image(np.full((64, 64), 128, np.uint8), "PNG", policy), policy=policy, name="warm-up.png")
+    screener.detector  # noqa: B018 - a blank image does not need it; the folder's first image with text would
     _warmed.add(id(screener))
 
 
