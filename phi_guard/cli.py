@@ -143,12 +143,15 @@ def _check(args: argparse.Namespace) -> int:
     except PhiGuardError as exc:
         print(f"phi-guard: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    from .pipeline import screen
+    from .pipeline import screen, shared_screener
     from .progress import frame_progress
 
     # A long clip shows "frame i/n" on a terminal (never in --json output).
     show = sys.stderr.isatty() and not args.json
     try:
+        # The input's name is screened for identifiers after its pixels: the detector
+        # it needs loads meanwhile, in the background.
+        shared_screener(policy).start_loading_detector()
         with frame_progress(_show_frame if show else _no_progress):
             result = screen(inp, policy, output_format=out_fmt)
         if show:
