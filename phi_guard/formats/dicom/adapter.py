@@ -112,7 +112,7 @@ class DicomAdapter:
         free text the profile keeps is cleaned with ``find_in_text``."""
         original = _dicom(doc).dataset
         terms = header_terms(original, allowed=policy.is_allowed_word)
-        out = copy.deepcopy(original)
+        out = _header_copy(original)
 
         def clean_text(text: str) -> str:
             chars = list(text)
@@ -140,7 +140,7 @@ class DicomAdapter:
         """The de-identified header with the masked stored pixels; raises OutputError."""
         dicom = _dicom(doc)
         header = _cleaned(metadata)
-        ds = copy.deepcopy(header.dataset)
+        ds = _header_copy(header.dataset)
         palette = str(getattr(dicom.dataset, "PhotometricInterpretation", "")) == "PALETTE COLOR"
         native = dicom.native_pixels
         if native is not None and masks:
@@ -229,3 +229,11 @@ def _changed(frames: np.ndarray, rendered: tuple[tuple[int, np.ndarray], ...], d
             return None
         regions.update(changed)
     return tuple(sorted(regions))
+
+
+def _header_copy(ds: Dataset) -> Dataset:
+    """A deep copy of ``ds`` without pydicom's cache of its decoded pixels (the document
+    holds those already; a 120-frame colour cine's are 110 MB, copied twice otherwise).
+    The copy decodes them again if ever asked."""
+    cached = getattr(ds, "_pixel_array", None)
+    return copy.deepcopy(ds, {id(cached): None} if cached is not None else None)

@@ -142,6 +142,8 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
             rgb = (rgb.astype(np.uint32) * 255 // max(int(rgb.max()), 1)).astype(np.uint8)
         frames_native = rgb
         notes.append("palette colour expanded to 8-bit RGB")
+    # Read-only: 8-bit colour frames are shown (and screened) as these very arrays.
+    frames_native.setflags(write=False)
     rendered = tuple(render_frame(f, ds) for f in frames_native)
     notes.extend(rendering_fallbacks(frames_native[0], ds))
     unscreened: list[int] = []
@@ -199,7 +201,9 @@ def render_frame(frame: np.ndarray, ds: Dataset) -> Pixels:
     """One stored frame of ``ds`` as a viewer shows it, in 8 bits (the stored window
     when present, else min-max; MONOCHROME1 inverted)."""
     if frame.ndim == 3:  # colour
-        return frame.astype(np.uint8) if frame.dtype == np.uint8 else to_uint8(frame)
+        # 8-bit colour is shown as stored: the stored frame itself, not a copy (a
+        # 120-frame colour cine's are 110 MB; the stored frames are read-only).
+        return frame if frame.dtype == np.uint8 else to_uint8(frame)
     from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
 
     with warnings.catch_warnings():
