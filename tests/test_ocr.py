@@ -121,3 +121,35 @@ def test_colour_stays_colour():
     rgb[:, :, 0] = 200
     out = Image.open(io.BytesIO(encode_image(rgb, "PNG", Policy.default())))
     assert out.mode == "RGB" and np.array_equal(np.asarray(out), rgb)
+
+
+@pytest.mark.parametrize("h, w", [(1760, 2140), (3024, 4032), (1601, 700), (5000, 1650), (1600, 1600)])
+def test_tiles_cover_the_image_with_the_overlap_and_no_more_pixels_than_needed(h, w):
+    """Large frames are read in tiles: every pixel is in a tile, no tile is larger than
+    the tile size, neighbours overlap by at least the overlap (a word that long lies
+    whole in one of them), and the tiles are as few as that allows (a 2140x1760 DICOM
+    was once read as four full 1600 px tiles, 2.7x its pixels)."""
+    import math
+
+    from phi_guard.ocr.registry import _tiles
+
+    size, overlap = 1600, 256
+    tiles = _tiles(h, w, size, overlap)
+    covered = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in tiles:
+        assert x1 - x0 <= size and y1 - y0 <= size
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    xs = sorted({(x0, x1) for x0, _, x1, _ in tiles})
+    ys = sorted({(y0, y1) for _, y0, _, y1 in tiles})
+    for spans in (xs, ys):
+        assert all(a[1] - b[0] >= overlap for a, b in zip(spans, spans[1:]))
+
+    def fewest(length: int) -> int:
+        return 1 if length <= size else math.ceil((length - overlap) / (size - overlap))
+
+    if max(h, w) > size:
+        assert len(xs) == fewest(w) and len(ys) == fewest(h)
+        # Equal tiles: no more pixels than the image and the overlaps between them.
+        needed = (w + (len(xs) - 1) * (overlap + 1)) * (h + (len(ys) - 1) * (overlap + 1))
+        assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in tiles) <= needed

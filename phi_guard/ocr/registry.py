@@ -38,16 +38,24 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, setti
 
 
 def _tiles(h: int, w: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Tiles of at most ``size`` px a side, overlapping by at least ``overlap``: as few
+    per axis as that allows, of equal length. (Tiles of exactly ``size`` px placed from
+    the edges overlapped by up to a whole tile: a 2140x1760 DICOM was read as four
+    1600 px tiles, 2.7x its pixels; equal tiles read it as 1.1x.)"""
     if max(h, w) <= size:
         return [(0, 0, w, h)]
-    step = max(size - overlap, 1)
-    xs = list(range(0, max(w - size, 0) + 1, step)) or [0]
-    ys = list(range(0, max(h - size, 0) + 1, step)) or [0]
-    if xs[-1] + size < w:
-        xs.append(w - size)
-    if ys[-1] + size < h:
-        ys.append(h - size)
-    return [(x, y, min(x + size, w), min(y + size, h)) for y in ys for x in xs]
+    return [(x0, y0, x1, y1) for y0, y1 in _spans(h, size, overlap) for x0, x1 in _spans(w, size, overlap)]
+
+
+def _spans(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of the fewest equal spans of at most ``size`` covering ``length``,
+    neighbours overlapping by at least ``overlap``."""
+    if length <= size:
+        return [(0, length)]
+    n = -(-(length - overlap) // (size - overlap))
+    span = min(size, -(-(length + (n - 1) * overlap) // n))
+    starts = [round(i * (length - span) / (n - 1)) for i in range(n)]
+    return [(s, s + span) for s in starts]
 
 
 def _shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
@@ -70,7 +78,7 @@ def read_regions(
 
 
 def read_frame(
-    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 96,
+    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 256,
     around_first: bool = False,
 ) -> OcrReading:
     """Every engine's reading of one frame, large frames in overlapping tiles. With
@@ -89,7 +97,7 @@ def read_frame(
 
 
 def read_new_text(engine: OcrEngine, image: np.ndarray, frame: int, already: OcrReading, tile_size: int = 1600,
-                  tile_overlap: int = 96) -> OcrReading:
+                  tile_overlap: int = 256) -> OcrReading:
     """A further rendering of a frame read by ``engine``'s text detector: only the text
     lines not already read in ``already`` (the frame's earlier readings) are recognised.
     An engine without a separate detector reads the whole rendering."""
@@ -139,7 +147,7 @@ def _read_tiled(engine: OcrEngine, image: np.ndarray, frame: int, tile_size: int
 
 
 def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], tile_size: int = 1600,
-                    tile_overlap: int = 96, region_engines: list[OcrEngine] | None = None,
+                    tile_overlap: int = 256, region_engines: list[OcrEngine] | None = None,
                     around_first: bool = False) -> list[tuple[Rendering, OcrReading]]:
     """Read each rendering (with every engine, or the first one only where the rendering
     says so; only its changed regions where it names them; a supplementary rendering with
