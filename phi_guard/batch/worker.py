@@ -34,8 +34,11 @@ def _warm(screener: Screener, policy: Policy) -> None:
 
     from ..formats.photo.encode import encode_image
 
+    # A blank image does not need the detector, but the folder's file names and first
+    # image with text do: it loads in the background while the OCR models warm up.
+    screener.start_loading_detector()
     screener.screen(encode_image(np.full((64, 64), 128, np.uint8), "PNG", policy), policy=policy, name="warm-up.png")
-    screener.detector  # noqa: B018 - a blank image does not need it; the folder's first image with text would
+    screener.detector  # noqa: B018 - waited for here, before the clock of the first image starts
     _warmed.add(id(screener))
 
 
