@@ -466,18 +466,22 @@ def _same_place(a: np.ndarray, b: np.ndarray) -> bool:
     return iou(_quad_box(a), _quad_box(b)) > 0.5
 
 
+def _off_axis(quad: np.ndarray, period: float) -> float:
+    """How far (degrees) the quadrilateral's top side lies from the nearest multiple of
+    ``period`` degrees: 180 measures from level, 90 from level or vertical."""
+    dx, dy = quad[1] - quad[0]
+    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % period
+    return min(angle, period - angle)
+
+
 def runs_level(quad: np.ndarray) -> bool:
     """True when the line's top side lies within ``SLANTED_FROM_DEGREES`` of level."""
-    dx, dy = quad[1] - quad[0]
-    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 180
-    return min(angle, 180 - angle) < SLANTED_FROM_DEGREES
+    return _off_axis(quad, 180) < SLANTED_FROM_DEGREES
 
 
 def _slant(quad: np.ndarray) -> float:
     """How far (degrees, 0-45) the quadrilateral's top side lies from level or vertical."""
-    dx, dy = quad[1] - quad[0]
-    angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 90
-    return min(angle, 90 - angle)
+    return _off_axis(quad, 90)
 
 
 def _turned_back(line: OcrLine, width: int) -> OcrLine:

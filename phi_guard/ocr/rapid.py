@@ -19,7 +19,7 @@ class RapidOcrEngine:
     name = "rapidocr"
 
     def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0) -> None:
-        from .ppocr import PpOcr, rapidocr_version, runs_level
+        from .ppocr import PpOcr, rapidocr_version
 
         if det_max_side:
             # Detect on a downscaled copy (faster; used for verification, where the
@@ -29,7 +29,6 @@ class RapidOcrEngine:
             # Small text on small images: the short side is scaled up to 736 px at least.
             self._ocr = PpOcr(threads=threads)
         self._version = rapidocr_version()
-        self._runs_level = runs_level
         self.min_confidence = min_confidence
 
     def version(self) -> str:
@@ -43,13 +42,15 @@ class RapidOcrEngine:
     def read_new(self, image: np.ndarray, known: Callable[[Box], bool] | None, tag: str = "") -> OcrReading:
         """Like :meth:`read`, but text lines whose box ``known`` accepts (read already, in
         another rendering of the same frame) are detected only, not recognised."""
+        from .ppocr import runs_level
+
         rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
         words: list[Word] = []
         unreadable: list[TextRegion] = []
         for i, line in enumerate(self._ocr(np.ascontiguousarray(rgb), known)):
             line_box = quad_to_box(line.quad)
             line_key = f"{self.name}:{tag}:{i}"
-            level = self._runs_level(line.quad)
+            level = runs_level(line.quad)
             line_words = [Word(text=w_text.strip(), confidence=float(w_score), box=_clip_to(w_box, line_box),
                                engine=self.name, line=line_key, level=level)
                           for w_text, w_score, w_box in line.words or ((line.text, line.score, line_box),) if w_text.strip()]
