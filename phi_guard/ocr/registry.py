@@ -37,6 +37,11 @@ def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, setti
     raise EngineError(f"unknown OCR engine '{name}'")
 
 
+# The default policy's ocr.tile_size and ocr.tile_overlap, for callers without a policy.
+TILE_SIZE = 1600
+TILE_OVERLAP = 256
+
+
 def _tiles(h: int, w: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """Tiles of at most ``size`` px a side, overlapping by at least ``overlap``: as few
     per axis as that allows, of equal length. (Tiles of exactly ``size`` px placed from
@@ -78,7 +83,7 @@ def read_regions(
 
 
 def read_frame(
-    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = 1600, tile_overlap: int = 256,
+    engines: list[OcrEngine], image: np.ndarray, frame: int = 0, tile_size: int = TILE_SIZE, tile_overlap: int = TILE_OVERLAP,
     around_first: bool = False,
 ) -> OcrReading:
     """Every engine's reading of one frame, large frames in overlapping tiles. With
@@ -96,8 +101,8 @@ def read_frame(
     return total
 
 
-def read_new_text(engine: OcrEngine, image: np.ndarray, frame: int, already: OcrReading, tile_size: int = 1600,
-                  tile_overlap: int = 256) -> OcrReading:
+def read_new_text(engine: OcrEngine, image: np.ndarray, frame: int, already: OcrReading, tile_size: int = TILE_SIZE,
+                  tile_overlap: int = TILE_OVERLAP) -> OcrReading:
     """A further rendering of a frame read by ``engine``'s text detector: only the text
     lines not already read in ``already`` (the frame's earlier readings) are recognised.
     An engine without a separate detector reads the whole rendering."""
@@ -146,8 +151,8 @@ def _read_tiled(engine: OcrEngine, image: np.ndarray, frame: int, tile_size: int
     return OcrReading(tuple(words), tuple(regions))
 
 
-def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], tile_size: int = 1600,
-                    tile_overlap: int = 256, region_engines: list[OcrEngine] | None = None,
+def read_renderings(engines: list[OcrEngine], renderings: Iterable[Rendering], tile_size: int = TILE_SIZE,
+                    tile_overlap: int = TILE_OVERLAP, region_engines: list[OcrEngine] | None = None,
                     around_first: bool = False) -> list[tuple[Rendering, OcrReading]]:
     """Read each rendering (with every engine, or the first one only where the rendering
     says so; only its changed regions where it names them; a supplementary rendering with
