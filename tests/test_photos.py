@@ -338,3 +338,23 @@ def test_a_face_path_spans_the_two_searched_frames():
 
     paths = face_paths([(0, [(10, 10, 50, 60)]), (5, [(40, 12, 80, 62), (200, 0, 220, 30)]), (10, [])])
     assert paths == [(5, (10, 10, 80, 62)), (5, (10, 0, 220, 60))]
+
+
+@pytest.mark.parametrize("source, fmt", [("hopper.heif", "HEIF"), ("astronaut.jpg", "JPEG")])
+def test_a_photo_with_a_face_written_lossy_keeps_its_mask_solid(screener, source, fmt):
+    """A phone photo written back as HEIF (an iPhone's format) or JPEG passes
+    verification: JPEG is written with full-resolution colour, and HEIF's masks lie on
+    its 2x2 colour grid. Before, a mask edge through a 2x2 colour block took on the
+    face's colour, the filled mask was "not solid", and the photo was blocked."""
+    result = screener.screen(DATA / "photos" / source, output_format=fmt)
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    from phi_guard.formats.photo.decode import _register_heif
+
+    _register_heif()
+    out = Image.open(io.BytesIO(result.safe_bytes))
+    assert out.format == fmt
+    pixels = np.array(out.convert("RGB")).astype(int)
+    for x0, y0, x1, y1 in result.report["redactions"]["boxes"]:
+        region = pixels[y0:y1, x0:x1]
+        assert int(region.max()) - int(region.min()) <= 16  # fill colour, give or take codec noise
+    assert not FaceDetector(threads=1).detect(pixels.astype(np.uint8))

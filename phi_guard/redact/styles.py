@@ -14,6 +14,14 @@ from ..policy import RedactPolicy
 from ..types import Box
 
 
+def on_chroma_grid(box: Box) -> Box:
+    """``box`` grown to even coordinates. Codecs that store colour at half resolution
+    (4:2:0: H.264, HEIF) average each 2x2 block's colour: a mask edge through a block
+    mixes the fill with the picture beside it, and the mask is no longer solid."""
+    x0, y0, x1, y1 = box
+    return x0 & ~1, y0 & ~1, x1 + (x1 & 1), y1 + (y1 & 1)
+
+
 def pad_boxes(boxes: list[Box], width: int, height: int, policy: RedactPolicy) -> list[Box]:
     """Grow boxes by padding_px plus padding_ratio of the text height vertically
     (ascenders, descenders) and half that horizontally (OCR word boxes are tight

@@ -20,7 +20,7 @@ _UNDEFINED = 0x000000
 
 def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, "JPEG", quality=quality, exif=b"", icc_profile=None)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, "JPEG", quality=quality, subsampling=0, exif=b"", icc_profile=None)
     return buf.getvalue()
 
 

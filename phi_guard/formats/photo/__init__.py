@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import PhiGuardError, UsageError
 from ...policy import Policy
-from ...redact import redact
+from ...redact import on_chroma_grid, redact
 from ...types import Box
 from ..base import (
     Document,
@@ -25,6 +25,9 @@ from .encode import WRITABLE, encode_image
 from .metadata import classify, inventory_container
 
 _LOSSY = ("JPEG", "MPO", "HEIF", "AVIF")
+# Outputs that keep colour at half resolution (HEIF's 4:2:0): masks are laid on its
+# 2x2 grid, one pixel wider at most. (JPEG and AVIF are written with full colour.)
+_HALF_CHROMA = ("HEIF",)
 # A lossy output's values differ from the input's by up to this much without any change
 # of content (codec noise, worst at sharp edges); a larger difference is re-read.
 CODEC_NOISE = 40
@@ -61,6 +64,8 @@ class PhotoAdapter:
         """Mask the first frame in the policy's style and encode it as ``out_fmt``."""
         if not doc.has_pixels:
             raise UsageError(f"{doc.source_name}: has no pixel data; only a DICOM output (.dcm) can be written")
+        if out_fmt in _HALF_CHROMA:
+            masks = [on_chroma_grid(b) for b in masks]
         cleaned = redact(doc.frames[0], masks, policy.redact) if masks else doc.frames[0]
         note = f"first of {len(doc.frames)} frames exported" if len(doc.frames) > 1 else ""
         return Encoded(encode_image(cleaned, out_fmt, policy), out_fmt, note)

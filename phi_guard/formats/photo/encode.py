@@ -29,7 +29,10 @@ def encode_image(pixels: Pixels, fmt: str, policy: Policy) -> bytes:
     fresh = Image.fromarray(np.ascontiguousarray(pixels))
     buf = io.BytesIO()
     if fmt in ("JPEG", "MPO"):
-        fresh.save(buf, "JPEG", quality=policy.output.jpeg_quality, optimize=True, exif=b"", icc_profile=None)
+        # Full-resolution colour (4:4:4): a clinical photo's colour is clinical (a rash, a
+        # wound), and with colour at half resolution a filled mask's edge takes on the
+        # colour beside it (measured: up to 64 grey levels, and verification blocks).
+        fresh.save(buf, "JPEG", quality=policy.output.jpeg_quality, optimize=True, subsampling=0, exif=b"", icc_profile=None)
     elif fmt == "PNG":
         fresh.save(buf, "PNG", optimize=False, compress_level=3)
     elif fmt == "TIFF":

@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import OutputError, PhiGuardError, UsageError
 from ...policy import Policy
 from ...progress import report_frame
-from ...redact import redact
+from ...redact import on_chroma_grid, redact
 from ...types import Box, MetadataItem, Rendering
 from ..base import Document, Encoded, MetadataStep, OutputCheck, Pixels, TextFinder, digest, metadata_findings
 from ..frame_changes import ReadingStats, changed_renderings
@@ -84,7 +84,7 @@ class VideoAdapter:
     def encode(self, doc: Document, metadata: MetadataStep, masks: list[Box], policy: Policy, out_fmt: str) -> Encoded:
         """Decode the clip again, mask every frame, and encode a fresh container."""
         opened = _opened(doc)
-        even = [_even_box(b) for b in masks]  # 4:2:0 chroma: a mask's colour bleeds past odd edges
+        even = [on_chroma_grid(b) for b in masks]
 
         def masked() -> Iterator[DecodedFrame]:
             for frame in iter_frames(doc.data, opened.info, opened.limits, doc.source_name):
@@ -173,11 +173,6 @@ def _classify(item: MetadataItem) -> str | None:
     if item.carrier == "cover-art":
         return "EMBEDDED_IMAGE"
     return classify(item)
-
-
-def _even_box(box: Box) -> Box:
-    x0, y0, x1, y1 = box
-    return x0 & ~1, y0 & ~1, x1 + (x1 & 1), y1 + (y1 & 1)
 
 
 def _output_frames(data: bytes, out: VideoInfo, limits: VideoLimits, source: VideoInfo, expected: int,
