@@ -235,7 +235,8 @@ class Detector:
         results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
                                         ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
         wanted = set(policy.detect.entities)
-        return [(r.start, r.end, r.entity_type) for r in results if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted]
+        return [(r.start, r.end, r.entity_type) for r in results
+                if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted and not _loose_date(r.entity_type, text[r.start:r.end])]
 
     # -- the analyzer pass ----------------------------------------------------------
     def _analyze(self, lines: list[_Line], policy: Policy, header_terms: tuple[str, ...], frame: int) -> list[Finding]:
@@ -270,8 +271,8 @@ class Detector:
             if e <= s:
                 continue
             value = text[s:e]
-            if kind == "DATE" and r.entity_type == "DATE_TIME" and not _looks_like_date(value):
-                continue  # spaCy calls many things DATE_TIME ("5 days", "today")
+            if _loose_date(r.entity_type, value):
+                continue
             if kind == "URL" and not _looks_like_url(value):
                 continue  # a measurement read with a dot ("180.cm": .cm is a country's domain)
             meta = r.recognition_metadata or {}
@@ -351,6 +352,12 @@ def _looks_like_url(value: str) -> bool:
     host = re.split(r"[/?#:]", value.strip(), maxsplit=1)[0]
     labels = host.split(".")
     return len(labels) >= 2 and any(re.search(r"[A-Za-z]", label) for label in labels[:-1])
+
+
+def _loose_date(entity_type: str, value: str) -> bool:
+    """spaCy calls many things DATE_TIME ("5 days", "today", the "0001" of IMG_0001):
+    only what looks like a date counts (dates are also found by our own recognizers)."""
+    return entity_type == "DATE_TIME" and not _looks_like_date(value)
 
 
 def _looks_like_date(value: str) -> bool:
