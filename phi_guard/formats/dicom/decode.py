@@ -84,6 +84,16 @@ def load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
 def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
     ds = _read_dataset(data, name)
     notes: list[str] = []
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+        # A file without meta information: pydicom guessed the encoding; pixels are
+        # then stored native (implicit or explicit VR little endian). The output is
+        # written with meta information, header-only files too.
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+        ds.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+        notes.append("no transfer syntax in the file meta; decoded as little endian")
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         notes.append("no pixel data: header de-identification only")
         return DicomDocument(data=data, sha256=digest(data), format="DICOM", frames=(),
@@ -94,15 +104,6 @@ def _load_dicom(data: bytes, policy: Policy, name: str) -> DicomDocument:
         raise DecompressionBombError(
             f"{name}: {n_frames} frame(s) of {cols}x{rows} is more than the {policy.limits.max_pixels:,}-pixel limit"
         )
-    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
-        # A file without meta information: pydicom guessed the encoding; pixels are
-        # then stored native (implicit or explicit VR little endian).
-        from pydicom.dataset import FileMetaDataset
-        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
-        ds.file_meta = getattr(ds, "file_meta", None) or FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
-        notes.append("no transfer syntax in the file meta; decoded as little endian")
     from .pixel_data import is_encapsulated, jp2_boxes_stall
 
     try:
