@@ -217,8 +217,18 @@ def pixel_difference(output: np.ndarray, reference: np.ndarray) -> np.ndarray | 
     out, ref = _comparable(output), _comparable(reference)
     if out is None or ref is None or out.shape != ref.shape:
         return None
-    diff = np.abs(out.astype(np.int64) - ref.astype(np.int64))
-    return diff.max(axis=2) if diff.ndim == 3 else diff
+    if out.dtype == ref.dtype and out.dtype in (np.uint8, np.uint16) and (out.ndim == 2 or out.shape[2] <= 4):
+        # OpenCV's exact absolute difference in the pixels' own type: a 12 MP photo took
+        # 2.9 s and two 290 MB copies in int64, and takes a few milliseconds this way.
+        diff = cv2.absdiff(np.ascontiguousarray(out), np.ascontiguousarray(ref))
+    else:
+        diff = np.abs(out.astype(np.int64) - ref.astype(np.int64))
+    if diff.ndim == 2:
+        return diff
+    largest = diff[..., 0]
+    for c in range(1, diff.shape[2]):
+        largest = np.maximum(largest, diff[..., c])
+    return largest
 
 
 def _comparable(a: np.ndarray) -> np.ndarray | None:
