@@ -18,6 +18,9 @@ from .policy import STYLES, Policy
 EXIT_SAFE, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
 
+_MAX_SIDE_HELP = ("scale photos longer than PX on their long side down first (the safe copy is that size; "
+                  "2048 is what social apps post, and 3-4x faster on a 12 MP phone photo); 0 keeps the size (default from the policy: 0)")
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="phi-guard", description="Screen medical images for PHI before they are shared.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -29,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--report", help="write the JSON report here")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     c.add_argument("--style", choices=STYLES, help="redaction style (default from the policy: fill)")
+    c.add_argument("--max-side", type=int, metavar="PX", help=_MAX_SIDE_HELP)
     c.add_argument("--policy", help="policy TOML file (merged over the defaults)")
     c.add_argument("--include-phi", action="store_true", help="put raw identified values in the report (for a local audit only)")
     sc = sub.add_parser("scan", help="screen a whole folder into a mirror folder, in parallel, resumable")
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     sc.add_argument("--policy", help="policy TOML file")
     sc.add_argument("--style", choices=STYLES)
+    sc.add_argument("--max-side", type=int, metavar="PX", help=_MAX_SIDE_HELP)
     sc.add_argument("--report-dir", help="where report.jsonl, summary.csv and summary.html go (default: the output folder)")
     sc.add_argument("--resume", action="store_true", help="skip files finished by an earlier run (unchanged since)")
     sc.add_argument("--include-phi", action="store_true", help="put raw identified values in the reports and write "
@@ -254,10 +259,13 @@ def _no_progress(done: int, total: int) -> None:
 
 
 def _policy_from(args: argparse.Namespace) -> Policy:
-    """The policy file given (or the defaults), with a --style override where the command has one."""
+    """The policy file given (or the defaults), with the --style and --max-side overrides
+    where the command has them."""
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     if getattr(args, "style", None):
         policy = policy.with_style(args.style)
+    if getattr(args, "max_side", None) is not None:
+        policy = policy.with_max_side(args.max_side)
     return policy
 
 

@@ -40,6 +40,7 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
     "limits.max_bytes": (int, 1, 20_000_000_000),
     "limits.max_seconds_per_image": (float, 1.0, 86_400.0),
     "output.jpeg_quality": (int, 50, 100),
+    "output.max_side": (int, 0, 100_000),
     "faces.min_size": (int, 8, 10_000),
     "faces.score_threshold": (float, 0.05, 0.95),
     "faces.pad_side": (float, 0.0, 2.0),
@@ -84,6 +85,8 @@ def _check_values(t: dict[str, Any]) -> None:
             raise PolicyError(f"policy key '{key}' must be {what} from {lo:g} to {hi:g}, not {value!r}")
     if t["ocr"]["tile_overlap"] * 2 >= t["ocr"]["tile_size"]:
         raise PolicyError("policy key 'ocr.tile_overlap' must be from 0 to less than half of ocr.tile_size")
+    if 0 < t["output"]["max_side"] < 256:
+        raise PolicyError(f"policy key 'output.max_side' must be 0 (keep the size) or at least 256, not {t['output']['max_side']}")
     for key in BOOLEAN_KEYS:
         if not isinstance(_lookup(t, key), bool):
             raise PolicyError(f"policy key '{key}' must be true or false")
@@ -208,6 +211,7 @@ class VideoPolicy:
 class OutputPolicy:
     jpeg_quality: int
     convert_icc_to_srgb: bool
+    max_side: int = 0  # photos longer than this are scaled down when loaded; 0: never
 
 
 @dataclass(frozen=True)
@@ -407,6 +411,7 @@ class Policy:
             output=OutputPolicy(
                 jpeg_quality=int(t["output"]["jpeg_quality"]),
                 convert_icc_to_srgb=bool(t["output"]["convert_icc_to_srgb"]),
+                max_side=int(t["output"]["max_side"]),
             ),
             dicom=DicomPolicy(
                 retain_temporal=dc["retain_temporal"],
@@ -427,6 +432,12 @@ class Policy:
             digest=digest,
             table=t,
         )
+
+    def with_max_side(self, max_side: int) -> Policy:
+        """This policy with another ``output.max_side``. Raises PolicyError when out of range."""
+        table = copy.deepcopy(self.table)
+        table.setdefault("output", {})["max_side"] = max_side
+        return Policy.from_table(table, source=self.source)
 
     def with_style(self, style: str) -> Policy:
         """This policy with another redaction style. Raises PolicyError for an unknown style."""

@@ -358,3 +358,20 @@ def test_a_photo_with_a_face_written_lossy_keeps_its_mask_solid(screener, source
         region = pixels[y0:y1, x0:x1]
         assert int(region.max()) - int(region.min()) <= 16  # fill colour, give or take codec noise
     assert not FaceDetector(threads=1).detect(pixels.astype(np.uint8))
+
+
+def test_max_side_scales_a_large_photo_before_it_is_read_and_never_a_dicom(screener):
+    """A phone photo is screened at the size it will be shared: the safe copy is that
+    size, its face masked in it, and the report says what was done. DICOM is never scaled."""
+    big = np.array(Image.fromarray(_astronaut()).resize((1600, 1600), Image.BICUBIC))
+    policy = Policy.default().with_max_side(640)
+    result = screener.screen(_png(big), policy=policy)
+    assert result.verdict is Verdict.REDACTED, result.reasons
+    out = _pixels(result.safe_bytes)
+    assert out.shape == (640, 640, 3) and result.report["input"]["width"] == 640
+    assert "scaled down from 1600x1600 to 640x640 (output.max_side = 640)" in result.report["notes"]
+    assert any(f.kind == "FACE" for f in result.findings) and not FaceDetector(threads=1).detect(out)
+    kept = screener.screen(_png(big), policy=Policy.default())
+    assert _pixels(kept.safe_bytes).shape == (1600, 1600, 3)
+    dicom = screener.screen(DATA / "dicom" / "2_ORIGINAL.dcm", policy=Policy.default().with_max_side(256))
+    assert dicom.report["input"]["width"] > 256 and not any("scaled" in n for n in dicom.report["notes"])

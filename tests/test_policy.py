@@ -30,6 +30,8 @@ from phi_guard.errors import PolicyError
         ({"limits": {"max_bytes": 0}}, "limits.max_bytes"),
         ({"output": {"jpeg_quality": 5}}, "output.jpeg_quality"),
         ({"output": {"jpeg_quality": 101}}, "output.jpeg_quality"),
+        ({"output": {"max_side": -1}}, "output.max_side"),
+        ({"output": {"max_side": 1.5}}, "output.max_side"),
         ({"verify": {"max_rounds": "two"}}, "verify.max_rounds"),
         ({"verify": {"max_rounds": 1.5}}, "verify.max_rounds"),
         ({"verify": {"max_rounds": True}}, "verify.max_rounds"),
@@ -58,6 +60,13 @@ def test_every_numeric_default_key_has_a_range():
 
     # [video] keys are range-checked by their own table (tests/test_motion_screening.py).
     assert {k for k in numeric_keys(_default_table()) if not k.startswith("video.")} <= set(NUMERIC_RANGES)
+
+
+def test_max_side_is_zero_or_a_real_size():
+    assert Policy.default().output.max_side == 0  # photos keep their size unless asked
+    assert Policy.default().with_max_side(256).output.max_side == 256
+    with pytest.raises(PolicyError, match="'output.max_side' must be 0 .keep the size. or at least 256, not 100"):
+        Policy.default().with_max_side(100)
 
 
 def test_edges_of_the_ranges_are_accepted():

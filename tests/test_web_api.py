@@ -63,6 +63,20 @@ def test_dicom_upload_and_style(client):
     assert body["image"]["media_type"] == "image/png" and body["report"]["policy"]["style"] == "pixelate"
 
 
+def test_max_side_is_a_form_field_the_page_sends(client, samples):
+    big = io.BytesIO()
+    from PIL import Image
+
+    Image.open(samples / "clean_xray.png").resize((1200, 1200)).save(big, "PNG")
+    r = client.post("/v1/screen", files={"file": ("big.png", big.getvalue(), "image/png")}, data={"max_side": "300"})
+    assert r.status_code == 200, r.text
+    assert Image.open(io.BytesIO(base64.b64decode(r.json()["image"]["base64"]))).size == (300, 300)
+    bad = client.post("/v1/screen", files={"file": ("big.png", big.getvalue(), "image/png")}, data={"max_side": "100"})
+    assert bad.status_code == 422 and "max_side" in bad.json()["error"]["message"]
+    page = client.get("/").text
+    assert 'id="size"' in page and 'value="2048"' in page
+
+
 @pytest.mark.parametrize(
     "content,status,code",
     [(b"", 422, "empty"), (b"just some text, not an image", 422, "unsupported_format"), (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, 422, "decode_failed")],

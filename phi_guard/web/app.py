@@ -70,6 +70,11 @@ class _Stored:
     owner: str | None = None  # the signed-in user, in sign-in proxy mode
 
 
+# A photo shared from a phone is screened at the size social apps post (the page's
+# default size choice; a 12 MP photo read in full takes three to four times as long).
+SHARED_PHOTO_SIDE = 2048
+
+
 def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> FastAPI:
     """The FastAPI app for ``cfg``: the page, the API and its worker pool (started with the
     app; ``warm_up`` builds the engines before the first request)."""
@@ -202,7 +207,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         return gate.user(request) if gate is not None else None
 
     async def run_screen(upload: StarletteUpload, style: str | None, output: str, include_image: bool,
-                         owner: str | None) -> tuple[int, dict[str, Any]]:
+                         owner: str | None, max_side: int | None = None) -> tuple[int, dict[str, Any]]:
         """Screen one upload; (HTTP status, body). Shared by the API and the share target.
         The safe copy is kept a few minutes for ``owner`` only (None: for the key holder)."""
         _purge()
@@ -216,11 +221,13 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         if output not in _OUTPUTS:
             return 422, _error("bad_request", "output must be same, png, jpg or dcm")
         policy = cfg.policy
-        if style:
-            try:
+        try:
+            if style:
                 policy = policy.with_style(style)
-            except Exception as exc:  # noqa: BLE001 - PolicyError with a clear message
-                return 422, _error("bad_request", str(exc))
+            if max_side is not None:
+                policy = policy.with_max_side(max_side)
+        except Exception as exc:  # noqa: BLE001 - PolicyError with a clear message
+            return 422, _error("bad_request", str(exc))
         future = state["pool"].submit(data, name, _with_time_limit(policy, cfg.time_limit_s), _OUTPUTS[output])
         del data  # the upload lives only in the worker now
         try:
@@ -253,10 +260,12 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
         style: str | None = Form(None, description="redaction style: fill, blur or pixelate (default from the policy)"),
         output: str = Form("same", description="output format: same, png, jpg or dcm"),
         include_image: bool = Form(True, description="put the safe image in the response as base64"),
+        max_side: int | None = Form(None, description="scale a photo longer than this (pixels, long side) down before "
+                                    "screening; the safe copy is that size. 0 keeps the size (default from the policy)"),
     ) -> JSONResponse:
         """Screen one image. Returns the JSON report and, unless blocked, the safe image
         (base64 in ``image.base64``, and at ``image_url`` for a few minutes)."""
-        status, body = await run_screen(file, style, output, include_image, user_of(request))
+        status, body = await run_screen(file, style, output, include_image, user_of(request), max_side)
         return JSONResponse(status_code=status, content=body, headers={"Cache-Control": "no-store"})
 
     @app.post("/share", response_class=HTMLResponse, include_in_schema=False)
@@ -272,7 +281,7 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             if cfg.api_key and not _key_ok(request):
                 return _page({"error": {"code": "unauthorized", "message": "This server needs an API key: open phi_guard, "
                                         "enter the key, and choose the image there."}})
-            status, body = await run_screen(files[0], None, "same", False, user_of(request))
+            status, body = await run_screen(files[0], None, "same", False, user_of(request), SHARED_PHOTO_SIDE)
             if len(files) > 1:
                 body["more_files"] = len(files) - 1
         return _page(body if status == 200 else {"error": body["error"]})

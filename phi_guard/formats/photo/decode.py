@@ -94,7 +94,7 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
         if orientation not in (1, None):
             im = ImageOps.exif_transpose(im)
             notes.append(f"EXIF orientation {orientation} applied to the pixels")
-        pixels = to_display_pixels(im, icc, policy, notes)
+        pixels = scaled_to(to_display_pixels(im, icc, policy, notes), policy.output.max_side, notes)
     except (DecompressionBombError, InputError):
         raise
     except Image.DecompressionBombError:
@@ -113,6 +113,20 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
         frame_count_in_file=n_frames,
         renderings=frame_renderings((pixels,)),
     )
+
+
+def scaled_to(pixels: Pixels, max_side: int, notes: list[str]) -> Pixels:
+    """``pixels`` scaled down (area averaging) so the long side is ``max_side``, when it
+    is longer and ``max_side`` is set: the picture that will be shared is the one read."""
+    h, w = pixels.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return pixels
+    import cv2
+
+    f = max_side / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    notes.append(f"scaled down from {w}x{h} to {size[0]}x{size[1]} (output.max_side = {max_side})")
+    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
 
 
 def to_display_pixels(im: Image.Image, icc: bytes | None, policy: Policy, notes: list[str]) -> Pixels:

@@ -58,6 +58,7 @@ async function screen(file) {
   const body = new FormData();
   body.append("file", file);
   if ($("style").value) body.append("style", $("style").value);
+  body.append("max_side", $("size").value);
   body.append("include_image", "false");
   let resp, data;
   try {
