@@ -46,15 +46,17 @@ def test_check_masks_an_identifying_file_name(tmp_path, samples):
 
 
 def test_a_camera_file_name_is_kept_and_a_patient_file_name_is_not(screener):
-    """A phone's numbered name (IMG_0001) is no identifier: spaCy's guess that "0001"
-    is a date does not count, so reports name the file as the clinician knows it."""
+    """A phone's numbered name (IMG_0001) is no identifier: spaCy's guess that a lone
+    "0001" is a date does not count, so reports name the file as the clinician knows
+    it. A date written with underscores still does."""
     from phi_guard.names import NameScreen
     from phi_guard.policy import Policy
 
     names = NameScreen(screener.detector, Policy.default())
     for plain in ("IMG_0001.HEIC", "IMG_1234.jpg", "DSC_0042.JPG", "clean_xray.png"):
         assert names.part(plain, is_file=True) == plain
-    for identifying in (f"{PHI_NAME}.png", "IMG_20240314_101500.jpg", "Zebulon_Quackenbush.png"):
+    for identifying in (f"{PHI_NAME}.png", "IMG_20240314_101500.jpg", "Zebulon_Quackenbush.png", "CXR_14_03_85.png",
+                        "wound_2024_03_14.jpg"):
         assert names.part(identifying, is_file=True).startswith("file-"), identifying
 
 

@@ -47,6 +47,10 @@ if TYPE_CHECKING:  # pragma: no cover - Presidio and tldextract load with the de
 
 # Presidio/spaCy kinds mapped to ours; kinds not here are not PHI for us (ORG, NRP, ...).
 _KIND_MAP = {"DATE_TIME": "DATE", "ORGANIZATION": None, "NRP": None}
+# In file names and header text, spaCy's DATE_TIME on a lone number of up to four digits
+# (the "0001" of IMG_0001, a camera's counter) is no date. Dates written with spaces or
+# underscores ("CXR_14_03_85") are kept: only spaCy finds those there.
+_BARE_NUMBER = re.compile(r"\d{1,4}")
 
 
 def _spacy_model_path() -> str:
@@ -236,7 +240,8 @@ class Detector:
                                         ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
         wanted = set(policy.detect.entities)
         return [(r.start, r.end, r.entity_type) for r in results
-                if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted and not _loose_date(r.entity_type, text[r.start:r.end])]
+                if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted
+                and not (r.entity_type == "DATE_TIME" and _BARE_NUMBER.fullmatch(text[r.start:r.end].strip()))]
 
     # -- the analyzer pass ----------------------------------------------------------
     def _analyze(self, lines: list[_Line], policy: Policy, header_terms: tuple[str, ...], frame: int) -> list[Finding]:
@@ -271,8 +276,8 @@ class Detector:
             if e <= s:
                 continue
             value = text[s:e]
-            if _loose_date(r.entity_type, value):
-                continue
+            if kind == "DATE" and r.entity_type == "DATE_TIME" and not _looks_like_date(value):
+                continue  # spaCy calls many things DATE_TIME ("5 days", "today")
             if kind == "URL" and not _looks_like_url(value):
                 continue  # a measurement read with a dot ("180.cm": .cm is a country's domain)
             meta = r.recognition_metadata or {}
@@ -352,12 +357,6 @@ def _looks_like_url(value: str) -> bool:
     host = re.split(r"[/?#:]", value.strip(), maxsplit=1)[0]
     labels = host.split(".")
     return len(labels) >= 2 and any(re.search(r"[A-Za-z]", label) for label in labels[:-1])
-
-
-def _loose_date(entity_type: str, value: str) -> bool:
-    """spaCy calls many things DATE_TIME ("5 days", "today", the "0001" of IMG_0001):
-    only what looks like a date counts (dates are also found by our own recognizers)."""
-    return entity_type == "DATE_TIME" and not _looks_like_date(value)
 
 
 def _looks_like_date(value: str) -> bool:
