@@ -373,5 +373,24 @@ def test_max_side_scales_a_large_photo_before_it_is_read_and_never_a_dicom(scree
     assert any(f.kind == "FACE" for f in result.findings) and not FaceDetector(threads=1).detect(out)
     kept = screener.screen(_png(big), policy=Policy.default())
     assert _pixels(kept.safe_bytes).shape == (1600, 1600, 3)
-    dicom = screener.screen(DATA / "dicom" / "2_ORIGINAL.dcm", policy=Policy.default().with_max_side(256))
-    assert dicom.report["input"]["width"] > 256 and not any("scaled" in n for n in dicom.report["notes"])
+    for fmt in ("DICOM", "PNG"):  # a DICOM exported as PNG too: its output is verified at its own size
+        dicom = screener.screen(DATA / "dicom" / "2_ORIGINAL.dcm", policy=Policy.default().with_max_side(256), output_format=fmt)
+        assert dicom.verdict is Verdict.REDACTED, dicom.reasons
+        assert dicom.report["input"]["width"] > 256 and not any("scaled" in n for n in dicom.report["notes"])
+
+
+def test_max_side_scales_each_image_of_an_mpo(screener):
+    """A phone's Ultra HDR JPEG carries a second image (its gain map) and is an MPO:
+    each image is scaled on its own, read and written at that size."""
+    buf = io.BytesIO()
+    second = Image.fromarray(_astronaut()).resize((128, 128))
+    Image.fromarray(_astronaut()).save(buf, "MPO", save_all=True, append_images=[second])
+    result = screener.screen(buf.getvalue(), policy=Policy.default().with_max_side(256))
+    assert result.verdict is Verdict.REDACTED and result.output_format == "MPO", result.reasons
+    out = Image.open(io.BytesIO(result.safe_bytes))
+    sizes = []
+    for i in range(out.n_frames):
+        out.seek(i)
+        sizes.append(out.size)
+    assert sizes == [(256, 256), (128, 128)]
+    assert any(n.startswith("scaled down from 512x512 to 256x256") for n in result.report["notes"])

@@ -71,7 +71,8 @@ class _Stored:
 
 
 # A photo shared from a phone is screened at the size social apps post (the page's
-# default size choice; a 12 MP photo read in full takes three to four times as long).
+# default size choice; a 12 MP photo read in full takes three to four times as long),
+# unless the server's policy sets its own output.max_side.
 SHARED_PHOTO_SIDE = 2048
 
 
@@ -281,7 +282,8 @@ def create_app(config: ServerConfig | None = None, *, warm_up: bool = True) -> F
             if cfg.api_key and not _key_ok(request):
                 return _page({"error": {"code": "unauthorized", "message": "This server needs an API key: open phi_guard, "
                                         "enter the key, and choose the image there."}})
-            status, body = await run_screen(files[0], None, "same", False, user_of(request), SHARED_PHOTO_SIDE)
+            status, body = await run_screen(files[0], None, "same", False, user_of(request),
+                                            cfg.policy.output.max_side or SHARED_PHOTO_SIDE)
             if len(files) > 1:
                 body["more_files"] = len(files) - 1
         return _page(body if status == 200 else {"error": body["error"]})

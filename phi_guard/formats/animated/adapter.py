@@ -5,6 +5,8 @@ in any frame is masked in all of them, and the frames go back into the same kind
 container with their timing and loop count and nothing else."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ...errors import PhiGuardError, UsageError
@@ -13,6 +15,7 @@ from ...redact import redact
 from ...types import Box, MetadataItem
 from ..base import Document, Encoded, MetadataStep, OutputCheck, TextFinder, digest, metadata_findings
 from ..frame_changes import ReadingStats, changed_renderings
+from ..photo.decode import scaled_to
 from ..photo.metadata import classify
 from .decode import decode, frame_count
 from .encode import encode
@@ -38,6 +41,7 @@ class AnimatedAdapter:
         """Decode every frame as displayed, and plan what to read of each."""
         anim = decode(data, policy, max_frames=policy.video.max_frames, max_total_pixels=policy.video.max_total_pixels,
                       name=name)
+        anim = _scaled(anim, policy.output.max_side)
         stats = ReadingStats()
         renderings = tuple(changed_renderings(enumerate(anim.frames), stats, policy.video.moving_every))
         return Document(data=data, sha256=digest(data), format=anim.format, frames=anim.frames, source_name=name,
@@ -94,6 +98,17 @@ class _Opened:
 
     def __init__(self, animation: Animation, stats: ReadingStats) -> None:
         self.animation, self.stats = animation, stats
+
+
+def _scaled(anim: Animation, max_side: int) -> Animation:
+    """Every frame longer than ``max_side`` scaled down (a phone's MPO photo with its
+    gain map or second image, a large GIF): read and written at the size shared."""
+    notes: list[str] = []
+    frames = tuple(scaled_to(f, max_side, notes) for f in anim.frames)
+    if not notes:
+        return anim
+    shown = notes[0] + (f" ({len(notes)} frames)" if len(notes) > 1 else "")
+    return dataclasses.replace(anim.with_frames(frames), notes=anim.notes + (shown,))
 
 
 def _opened(doc: Document) -> _Opened:

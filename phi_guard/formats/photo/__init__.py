@@ -4,6 +4,8 @@ Nothing of the input container reaches the output: its metadata is inventoried f
 the report, and the (masked) first frame is encoded into a fresh container."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ...errors import PhiGuardError, UsageError
@@ -17,10 +19,11 @@ from ..base import (
     OutputCheck,
     TextFinder,
     changed_outside_masks,
+    frame_renderings,
     metadata_findings,
     pixel_difference,
 )
-from .decode import load_photo
+from .decode import load_photo, scaled_to
 from .encode import WRITABLE, encode_image
 from .metadata import classify, inventory_container
 
@@ -46,8 +49,15 @@ class PhotoAdapter:
         return True
 
     def open(self, data: bytes, name: str, policy: Policy) -> Document:
-        """Decode the first frame as displayed; raises an InputError subclass."""
-        return load_photo(data, policy, name)
+        """Decode the first frame as displayed, scaled down to ``output.max_side``;
+        raises an InputError subclass. (Scaled here, not in the decoder: verification
+        decodes outputs, a DICOM's exported frame too, with the same decoder.)"""
+        doc = load_photo(data, policy, name)
+        notes = list(doc.notes)
+        frame = scaled_to(doc.frames[0], policy.output.max_side, notes)
+        if frame is doc.frames[0]:
+            return doc
+        return dataclasses.replace(doc, frames=(frame,), notes=tuple(notes), renderings=frame_renderings((frame,)))
 
     def output_format(self, doc: Document, requested: str | None) -> str:
         """The requested format, or the input's (MPO as JPEG, GIF as PNG). Raises UsageError for DICOM."""

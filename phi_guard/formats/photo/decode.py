@@ -94,7 +94,7 @@ def _load_photo(data: bytes, fmt: str, policy: Policy, name: str) -> Document:
         if orientation not in (1, None):
             im = ImageOps.exif_transpose(im)
             notes.append(f"EXIF orientation {orientation} applied to the pixels")
-        pixels = scaled_to(to_display_pixels(im, icc, policy, notes), policy.output.max_side, notes)
+        pixels = to_display_pixels(im, icc, policy, notes)
     except (DecompressionBombError, InputError):
         raise
     except Image.DecompressionBombError:
