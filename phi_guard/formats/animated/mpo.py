@@ -8,20 +8,14 @@ size and offset.
 """
 from __future__ import annotations
 
-import io
 import struct
 
 import numpy as np
-from PIL import Image
+
+from ..photo.encode import jpeg_bytes
 
 _PRIMARY = 0x030000  # baseline MP primary image
 _UNDEFINED = 0x000000
-
-
-def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, "JPEG", quality=quality, subsampling=0, exif=b"", icc_profile=None)
-    return buf.getvalue()
 
 
 def _mpf_segment(sizes: list[int]) -> bytes:
@@ -42,7 +36,7 @@ def _mpf_segment(sizes: list[int]) -> bytes:
 
 
 def write_mpo(frames: tuple[np.ndarray, ...], quality: int) -> bytes:
-    images = [_jpeg(f, quality) for f in frames]
+    images = [jpeg_bytes(f, quality) for f in frames]
     placeholder = _mpf_segment([0] * len(images))
     sizes = [len(images[0]) + len(placeholder)] + [len(im) for im in images[1:]]
     first = images[0][:2] + _mpf_segment(sizes) + images[0][2:]

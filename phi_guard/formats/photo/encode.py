@@ -26,14 +26,11 @@ def encode_image(pixels: Pixels, fmt: str, policy: Policy) -> bytes:
         # An x-ray stored as RGB: one channel holds the same picture, encodes 2-3x
         # faster and makes a smaller file.
         pixels = pixels[:, :, 0]
+    if fmt in ("JPEG", "MPO"):
+        return jpeg_bytes(pixels, policy.output.jpeg_quality)
     fresh = Image.fromarray(np.ascontiguousarray(pixels))
     buf = io.BytesIO()
-    if fmt in ("JPEG", "MPO"):
-        # Full-resolution colour (4:4:4): a clinical photo's colour is clinical (a rash, a
-        # wound), and with colour at half resolution a filled mask's edge takes on the
-        # colour beside it (measured: up to 64 grey levels, and verification blocks).
-        fresh.save(buf, "JPEG", quality=policy.output.jpeg_quality, optimize=True, subsampling=0, exif=b"", icc_profile=None)
-    elif fmt == "PNG":
+    if fmt == "PNG":
         fresh.save(buf, "PNG", optimize=False, compress_level=3)
     elif fmt == "TIFF":
         fresh.save(buf, "TIFF", compression="tiff_adobe_deflate")
@@ -54,6 +51,17 @@ def encode_image(pixels: Pixels, fmt: str, policy: Policy) -> bytes:
         fresh.save(buf, "AVIF", quality=95, subsampling="4:4:4", exif=None, xmp=None, icc_profile=None)
     else:
         raise OutputError(f"cannot encode {fmt}")
+    return buf.getvalue()
+
+
+def jpeg_bytes(pixels: Pixels, quality: int) -> bytes:
+    """A bare JPEG of ``pixels`` (no EXIF, no ICC) with full-resolution colour (4:4:4): a
+    clinical photo's colour is clinical (a rash, a wound), and with colour at half
+    resolution a filled mask's edge takes on the colour beside it (measured: up to 64
+    grey levels, and verification blocks)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, "JPEG", quality=quality, optimize=True, subsampling=0,
+                                                       exif=b"", icc_profile=None)
     return buf.getvalue()
 
 
