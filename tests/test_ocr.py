@@ -153,3 +153,20 @@ def test_tiles_cover_the_image_with_the_overlap_and_no_more_pixels_than_needed(h
         # Equal tiles: no more pixels than the image and the overlaps between them.
         needed = (w + (len(xs) - 1) * (overlap + 1)) * (h + (len(ys) - 1) * (overlap + 1))
         assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in tiles) <= needed
+
+
+@pytest.mark.parametrize("at", [(1500, 900), (300, 1500)])
+def test_a_spaced_line_of_small_words_in_a_large_empty_screenshot_is_found(at):
+    """A 4K screenshot, white, two lines of 11 px text. In the 1451x1208 tile holding the
+    second line, the detector's probability in the line's rectangle averaged 0.43 (the
+    gaps between its words), under the 0.5 a line needs, and the line was never read:
+    its referring doctor and phone number were left. Inside the line's own outline it
+    averaged 0.59; either now counts."""
+    from phi_guard.ocr.registry import read_frame
+
+    im = Image.new("RGB", (3840, 2160), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    d.text((200, 300), "Patient: Zebulon Quackenbush  DOB: 03/14/1985  MRN:48213377", fill=(0, 0, 0), font=_font(11))
+    d.text(at, "Referring: Dr Maria Gonzalez   Ward 7B   Phone 555-201-7788", fill=(0, 0, 0), font=_font(11))
+    words = " ".join(w.text for w in read_frame([build_engine("rapidocr", threads=1)], np.asarray(im)).words)
+    assert "Gonzalez" in words and "555-201-7788" in words, words
