@@ -47,8 +47,8 @@ OVERVIEW_PX = 8
 CANDIDATE_HEAT = 0.02
 # A small face's weak overview heat is often split between turns (of the four sets'
 # 192 faces of 20-40 px, only 54 % have their strongest overview heat in their own
-# upright turn): the two strongest turns' heat at a cell, added, at least SPLIT_HEAT,
-# earns a close look too when the face predicted there is at most SPLIT_MAX_FACES
+# upright turn): the two strongest turns' heat at a cell, added, at least SPLIT_HEAT
+# where neither reaches CANDIDATE_HEAT alone, earns a close look too when the face predicted there is at most SPLIT_MAX_FACES
 # times min_size (a small face's window is cheap; large faces score in one turn).
 SPLIT_HEAT = 0.03
 SPLIT_MAX_FACES = 2.0
@@ -69,14 +69,13 @@ WINDOW_FACES = 3.0
 # weak detection's when that is narrower than the width the window was cut for (a
 # weak overview peak often predicts too wide a face), never wider (the detector's box
 # of a weak face can be loose): on the set, one more 59 px masked face, and one more
-# small face on a second set made with another seed. The gate was 0.1: dark and
-# covered faces of 30-40 px that a close look held scored 0.06-0.1 there and 0.48-0.69
-# at 80 px. The closer look's window is CLOSER_WINDOW_FACES faces wide (it is centred
-# on the face; 3 faces cost 2.5x the pixels, for no more faces on four sets), which
-# pays for the closer looks the lower gate adds on photos with no face (the median
-# such photo's detector pixels did not rise on any of the four sets; 0.05 found one
-# more face and raised them by 2-3 % on two sets).
-WEAK_SCORE = 0.06
+# small face on a second set made with another seed. The closer look's window is
+# CLOSER_WINDOW_FACES faces wide (it is centred on the face; 3 faces cost 2.5x the
+# pixels, for no more faces on four sets). A gate of 0.05-0.06 found two or three more
+# small faces over four sets (dark, covered faces of 30-40 px scoring 0.06-0.1 in a close
+# look and 0.48-0.69 at 80 px) but raised the median no-face photo's detector pixels
+# by 4.5 % on the bench set.
+WEAK_SCORE = 0.1
 CLOSER_PX = 80
 CLOSER_MAX_ZOOM = 4.0
 CLOSER_WINDOW_FACES = 2.0
@@ -434,7 +433,8 @@ def _turned_back(cells: np.ndarray, k: int, h: int, w: int) -> np.ndarray:
 def _split_peaks(heats: list[np.ndarray], widths: list[np.ndarray]) -> list[tuple[float, float, float]]:
     """Candidates whose heat is split between turns (heat maps of the turns turned back
     onto the overview, one value per stride-4 cell): local maxima of the sum of the two
-    highest turns' heat at a cell, at or above SPLIT_HEAT, strongest first. Centre (the
+    highest turns' heat at a cell, at or above SPLIT_HEAT where no turn alone reaches
+    CANDIDATE_HEAT (that is a peak of its own already), strongest first. Centre (the
     cell's) and the face width the strongest turn predicts there, in overview pixels."""
     if len(heats) < 2:
         return []
@@ -442,7 +442,7 @@ def _split_peaks(heats: list[np.ndarray], widths: list[np.ndarray]) -> list[tupl
     top = np.sort(heat, axis=0)
     split = top[-1] + top[-2]
     local_max = split >= cv2.dilate(split, np.ones((3, 3), np.uint8))
-    ys, xs = np.nonzero(local_max & (split >= SPLIT_HEAT))
+    ys, xs = np.nonzero(local_max & (split >= SPLIT_HEAT) & (top[-1] < CANDIDATE_HEAT))
     strongest = np.argmax(heat[:, ys, xs], axis=0)
     return [(float((xs[i] + 0.5) * 4), float((ys[i] + 0.5) * 4), float(np.exp(widths[strongest[i]][ys[i], xs[i]]) * 4))
             for i in np.argsort(-split[ys, xs])]
