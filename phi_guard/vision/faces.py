@@ -249,8 +249,9 @@ class FaceDetector:
     def search(self, image: np.ndarray, threshold: float | None = None) -> FaceSearch:
         """Overview, then close looks. Each turn of the photo is searched at a reduced
         scale (the overview); a face large there is decided there. Every other heat-map
-        peak, in any turn (a small or weak face, or a texture), gets a close look: a
-        window around it, scaled so that a face there would be CLOSE_LOOK_PX wide, where
+        peak, in any turn (a small or weak face, or a texture), and every place where two
+        turns' weak heat adds up (a small face's heat is often split between turns), gets
+        a close look: a window around it, scaled so that a face there would be CLOSE_LOOK_PX wide, where
         the detector is surest, searched in every turn. The close look decides: it finds
         the small and partly covered faces the overview barely saw, and it is a second
         opinion on what the overview half-liked. What a close look sees only weakly
