@@ -251,8 +251,8 @@ class FaceDetector:
         scale (the overview); a face large there is decided there. Every other heat-map
         peak, in any turn (a small or weak face, or a texture), and every place where two
         turns' weak heat adds up (a small face's heat is often split between turns), gets
-        a close look: a window around it, scaled so that a face there would be CLOSE_LOOK_PX wide, where
-        the detector is surest, searched in every turn. The close look decides: it finds
+        a close look: a window around it, scaled so that a face there would be
+        CLOSE_LOOK_PX wide, where the detector is surest, searched in every turn. The close look decides: it finds
         the small and partly covered faces the overview barely saw, and it is a second
         opinion on what the overview half-liked. What a close look sees only weakly
         (WEAK_SCORE up to the threshold) gets a closer look, the face CLOSER_PX wide
