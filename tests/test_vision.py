@@ -12,6 +12,7 @@ from phi_guard.policy import Policy, RedactPolicy
 from phi_guard.redact import redact
 from phi_guard.types import coverage
 from phi_guard.vision import CodeDetector, CodePolicy, FaceDetector, FacePolicy
+from phi_guard.vision import faces as faces_module
 from phi_guard.vision.codes import content_kind
 
 from conftest import DATA
@@ -103,6 +104,44 @@ def test_masked_face_is_no_longer_detected(faces, astronaut, policy):
     out = redact(astronaut, masks, policy)
     assert faces.detect(out) == [] or faces.faces_outside_masks(out, masks) == []
     assert faces.faces_outside_masks(out, []) == []
+
+
+def test_small_face_whose_heat_is_split_between_turns():
+    """A 20 px upside-down face under a dressing (a generated ward photo): no turn of
+    the overview gives it a heat-map peak of CANDIDATE_HEAT, two turns together do, and
+    that earns it the close look that finds it."""
+    photo = np.array(Image.open(DATA / "photos" / "small_face_split_heat.png").convert("RGB"))
+    truth = (493, 213, 513, 236)
+    detector = FaceDetector(threads=1)
+    assert any(_covers(f.box, truth) for f in detector.detect(photo))
+    overview_only = pytest.MonkeyPatch()
+    overview_only.setattr(faces_module, "SPLIT_HEAT", 10.0)  # no split-heat candidates
+    try:
+        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
+    finally:
+        overview_only.undo()
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_heat_maps_of_the_turns_line_up(k):
+    """A stride-4 map of a turned image, turned back, has its values in the image's
+    own cells: a bright pixel lands in its cell (or the next, where the turn reversed
+    an axis whose length is not a multiple of 4), for every remainder of the size."""
+    for h, w in ((40, 44), (41, 45), (42, 46), (43, 47)):
+        for y, x in ((5, 9), (22, 30), (h - 2, w - 3)):
+            image = np.zeros((h, w))
+            image[y, x] = 1.0
+            turned = np.rot90(image, k)
+            th, tw = turned.shape
+            padded = np.zeros((-(-th // 4) * 4, -(-tw // 4) * 4))
+            padded[:th, :tw] = turned
+            cells = padded.reshape(padded.shape[0] // 4, 4, padded.shape[1] // 4, 4).max(axis=(1, 3))
+            back = faces_module._turned_back(cells, k, h, w)
+            assert back.shape == (-(-h // 4), -(-w // 4))
+            cy, cx = np.unravel_index(int(np.argmax(back)), back.shape)
+            assert abs(cy - y // 4) <= 1 and abs(cx - x // 4) <= 1
+            if h % 4 == 0 and w % 4 == 0:
+                assert (cy, cx) == (y // 4, x // 4)
 
 
 def test_face_min_size_drops_tiny_faces(astronaut):
