@@ -305,7 +305,7 @@ class PpOcr:
             # scored 0.43 in its rectangle and 0.59 in its outline, and was lost. (Not
             # for blobs: granite or fabric would then read as words.)
             if _box_score(pred, points) < self.box_thresh and not (
-                    _long_side(points) >= LINE_ASPECT * sside and _outline_score(pred, contour) >= self.box_thresh):
+                    _long_side(points) >= LINE_ASPECT * sside and _box_score(pred, contour.reshape(-1, 2)) >= self.box_thresh):
                 continue
             # Unclip: grow the shrunk text kernel back to the text's extent.
             area = cv2.contourArea(points.astype(np.float32))
@@ -423,6 +423,8 @@ def _mini_box(contour: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _box_score(pred: np.ndarray, box: np.ndarray) -> float:
+    """The mean of ``pred`` inside the polygon ``box`` (N x 2 points): a line's
+    rectangle, or its own outline (PaddleOCR's 'slow' score)."""
     h, w = pred.shape
     xmin = int(np.clip(np.floor(box[:, 0].min()), 0, w - 1))
     xmax = int(np.clip(np.ceil(box[:, 0].max()), 0, w - 1))
@@ -438,17 +440,6 @@ def _box_score(pred: np.ndarray, box: np.ndarray) -> float:
 
 def _long_side(box: np.ndarray) -> float:
     return float(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[1] - box[2])))
-
-
-def _outline_score(pred: np.ndarray, contour: np.ndarray) -> float:
-    """The mean of ``pred`` inside a contour (PaddleOCR's 'slow' box score)."""
-    h, w = pred.shape
-    c = contour.reshape(-1, 2)
-    x0, x1 = int(np.clip(c[:, 0].min(), 0, w - 1)), int(np.clip(c[:, 0].max(), 0, w - 1))
-    y0, y1 = int(np.clip(c[:, 1].min(), 0, h - 1)), int(np.clip(c[:, 1].max(), 0, h - 1))
-    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
-    cv2.fillPoly(mask, [(c - (x0, y0)).astype(np.int32)], 1)
-    return float(cv2.mean(pred[y0 : y1 + 1, x0 : x1 + 1], mask)[0])
 
 
 def _order_clockwise(pts: np.ndarray) -> np.ndarray:
