@@ -21,6 +21,7 @@ EXIT_SAFE, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 _MAX_SIDE_HELP = ("scale photos longer than PX on their long side down first (the safe copy is that size; "
                   "2048 is what social apps post, and 3-4x faster on a 12 MP phone photo); 0 keeps the size (default from the policy: 0)")
 
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="phi-guard", description="Screen medical images for PHI before they are shared.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
