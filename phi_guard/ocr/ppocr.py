@@ -128,10 +128,13 @@ class PpOcr:
     unclip_ratio = 1.6
     max_candidates = 1000
     min_size = 3
-    # Recognition input: height 48, batches of 6 sorted by width.
+    # Recognition input: height 48, each line alone at its own width (at least
+    # rec_min_width). The recognizer's cost is in proportion to its input's columns
+    # (convolutions, three quarters of a run): RapidOCR's batches of 6 padded to their
+    # widest line and to at least 320 px made it read 1.8-1.9 times the lines' own
+    # columns (docs/benchmarks.md, issue 13, fifth session).
     rec_height = 48
-    rec_min_ratio = 320 / 48
-    rec_batch = 6
+    rec_min_width = 48
 
     def __init__(self, threads: int = 0, det_limit_side: int = 736, det_limit_type: str = "min") -> None:
         self.det, self.rec = _sessions(threads)
@@ -334,23 +337,16 @@ class PpOcr:
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float, list[tuple[str, float, list[int], float]]]]:
         """Per crop: (text, mean confidence, words as (text, confidence, CTC columns,
         columns covered by the crop's own width))."""
-        ratios = [c.shape[1] / float(c.shape[0]) for c in crops]
-        order = np.argsort(np.array(ratios))
-        out: list[_Decoded] = [("", 0.0, [])] * len(crops)
-        for beg in range(0, len(crops), self.rec_batch):
-            idx = order[beg : beg + self.rec_batch]
-            max_ratio = max([self.rec_min_ratio] + [ratios[i] for i in idx])
-            width = int(self.rec_height * max_ratio)
-            batch = np.zeros((len(idx), 3, self.rec_height, width), np.float32)
-            for j, i in enumerate(idx):
-                c = crops[i]
-                rw = min(width, int(math.ceil(self.rec_height * ratios[i])))
-                r = cv2.resize(c, (max(rw, 1), self.rec_height)).astype(np.float32)
-                batch[j, :, :, :rw] = r.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
-            preds = self.rec.run(None, {self._rec_input: batch})[0]
-            for j, i in enumerate(idx):
-                out[i] = self._ctc_decode(preds[j], ratios[i] / max_ratio)
-        return out
+        return [self._recognize_one(c) for c in crops]
+
+    def _recognize_one(self, crop: np.ndarray) -> _Decoded:
+        own = max(int(self.rec_height * crop.shape[1] / float(crop.shape[0])), 1)
+        width = max(own, self.rec_min_width)
+        x = np.zeros((1, 3, self.rec_height, width), np.float32)
+        r = cv2.resize(crop, (own, self.rec_height)).astype(np.float32)
+        x[0, :, :, :own] = r.transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
+        pred = self.rec.run(None, {self._rec_input: x})[0][0]
+        return self._ctc_decode(pred, own / width)
 
     def _ctc_decode(self, pred: np.ndarray, width_share: float) -> _Decoded:
         idx = pred.argmax(axis=1)
