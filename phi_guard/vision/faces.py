@@ -13,9 +13,10 @@ padded in its own upright frame (up to the hair, out to the ears) before its box
 turned back.
 
 The search is an overview and close looks (``FaceDetector.search``): the four turns at
-a reduced scale (cheap), then every heat-map peak the overview did not settle is
-searched again in a small window scaled to the size the detector is surest at, a weak
-detection there once more, closer; every face is confirmed at a second scale.
+a reduced scale (cheap), then every heat-map peak the overview did not settle (and the
+strongest faint peaks that predict a small face) is searched again in a small window
+scaled to the size the detector is surest at, a weak detection there once more, closer;
+every face is confirmed at a second scale.
 Measured on the bench set (docs/photos.md).
 """
 from __future__ import annotations
@@ -58,11 +59,14 @@ SPLIT_MAX_FACES = 2.0
 # faces of 20-40 px the four sets' search missed, 11 had no peak of CANDIDATE_HEAT near
 # them, most a faint one of 0.006-0.019 predicting a face of 23-35 px. A faint peak (at
 # least FAINT_HEAT) that predicts a small face (at most SPLIT_MAX_FACES times min_size)
-# earns a small look: a window SMALL_WINDOW_FACES face widths wide, centred on it, a
-# fifth of a close look's pixels at that scale. Textures raise many faint peaks, so
-# only the FAINT_MAX_LOOKS strongest get one: over four sets, every faint peak found 176
-# small faces (163 without), the strongest two 175, the strongest four 176; the median
-# photo with no face had 35 % more detector pixels with all of them, 16 % with two.
+# earns a small look: a window SMALL_WINDOW_FACES face widths wide, centred on it, 4/9
+# of a close look's pixels at that scale (before padding to the network's multiple of
+# 32). Textures raise many faint peaks, so only the FAINT_MAX_LOOKS strongest (of all
+# turns; counted before those inside a found face or a window already looked at are
+# skipped) get one: over four sets, with the small looks below and WEAK_SCORE 0.06,
+# every faint peak found 176 small faces (163 before these changes), the strongest two
+# 175, the strongest four 176; the median photo with no face had 35 % more detector
+# pixels than before with all of them, 16 % with two.
 FAINT_HEAT = 0.008
 FAINT_MAX_LOOKS = 2
 SMALL_WINDOW_FACES = 2.0
@@ -270,13 +274,14 @@ class FaceDetector:
         peak, in any turn (a small or weak face, or a texture), and every place where two
         turns' weak heat adds up (a small face's heat is often split between turns), gets
         a close look: a window around it, scaled so that a face there would be
-        CLOSE_LOOK_PX wide, where the detector is surest, searched in every turn. A
-        faint peak predicting a small face gets a small look (a narrower window), and so
-        does a place where a close look at a large predicted face found none. The close
-        look decides: it finds the small and partly covered faces the overview barely
-        saw, and it is a second opinion on what the overview half-liked. What a close look sees only weakly
-        (WEAK_SCORE up to the threshold) gets a closer look, the face CLOSER_PX wide
-        (its own width, or the window's if that is narrower)."""
+        CLOSE_LOOK_PX wide, where the detector is surest, searched in every turn. The
+        FAINT_MAX_LOOKS strongest faint peaks (FAINT_HEAT up to CANDIDATE_HEAT)
+        predicting a small face get a small look (a narrower window), and so does a
+        place where a close look at a large predicted face found none. The close look
+        decides: it finds the small and partly covered faces the overview barely saw,
+        and it is a second opinion on what the overview half-liked. What a close look
+        sees only weakly (WEAK_SCORE up to the threshold) gets a closer look, the face
+        CLOSER_PX wide (its own width, or the window's if that is narrower)."""
         start = time.perf_counter()
         thr = self.policy.score_threshold if threshold is None else threshold
         rgb = as_rgb8(image)
