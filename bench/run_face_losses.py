@@ -110,18 +110,15 @@ def overview_peaks(det: FaceDetector, rgb: np.ndarray) -> list[tuple[float, floa
     wh, ww = work.shape[:2]
     out = []
     heats, widths = [], []
-    gate, F.CANDIDATE_HEAT = F.CANDIDATE_HEAT, 0.005  # the faint peaks under the gate too, for the listing
     for k in (0, 1, 2, 3):
         turned = np.rot90(work, k)
         outputs = det._infer(turned)
         heat = outputs[0][0, 0]
         heats.append(F._turned_back(heat, k, wh, ww))
         widths.append(F._turned_back(outputs[1][0, 1], k, wh, ww))
-        for cx, cy, fw in F._peaks(outputs, *turned.shape[:2]):
-            v = float(heat[min(int(cy // 4), heat.shape[0] - 1), min(int(cx // 4), heat.shape[1] - 1)])
+        for cx, cy, fw, v in F._peaks(outputs, *turned.shape[:2], 0.005):  # faint ones too, for the listing
             x, y = F._unrotate((cx, cy, cx, cy), k, ww, wh)[:2]
             out.append((x * w / ww, y * h / wh, fw * w / ww, v))
-    F.CANDIDATE_HEAT = gate
     split = np.sort(np.stack(heats), axis=0)
     for cx, cy, fw in F._split_peaks(heats, widths):  # heat split between turns: the two strongest added
         if fw * w / ww <= F.SPLIT_MAX_FACES * det.policy.min_size:
@@ -177,7 +174,7 @@ def classify(tr: Tracer, peaks: list[tuple[float, float, float, float]], final: 
     if windows:
         px = max(gw * min(F.CLOSE_LOOK_PX / e["fw"], F.MAX_ZOOM) for e in windows)
         return "close look" if px >= 0.5 * F.CLOSE_LOOK_PX else "close look, window too wide"
-    near = [p for p in peaks if p[3] >= F.CANDIDATE_HEAT
+    near = [p for p in peaks if (p[3] >= F.CANDIDATE_HEAT or (p[3] >= F.FAINT_HEAT and p[2] <= F.SPLIT_MAX_FACES * F.FacePolicy().min_size))
             and box[0] - gw / 2 <= p[0] <= box[2] + gw / 2 and box[1] - gw / 2 <= p[1] <= box[3] + gw / 2]
     return "no window" if near else "no peak"
 

@@ -116,10 +116,27 @@ def test_small_face_whose_heat_is_split_between_turns():
     assert any(_covers(f.box, truth) for f in detector.detect(photo))
     overview_only = pytest.MonkeyPatch()
     overview_only.setattr(faces_module, "SPLIT_HEAT", 10.0)  # no split-heat candidates
+    overview_only.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # nor faint peaks
     try:
         assert not any(_covers(f.box, truth) for f in detector.detect(photo))
     finally:
         overview_only.undo()
+
+
+def test_small_face_with_only_a_faint_overview_peak():
+    """A 24 px dark face under a surgical mask, turned by 270 degrees (a generated wound
+    photo): the overview gives it only a faint peak (under CANDIDATE_HEAT) that predicts
+    a small face; the small look there finds it."""
+    photo = np.array(Image.open(DATA / "photos" / "small_face_faint_peak.png").convert("RGB"))
+    truth = (403, 393, 431, 417)
+    detector = FaceDetector(threads=1)
+    assert any(_covers(f.box, truth) for f in detector.detect(photo))
+    no_faint = pytest.MonkeyPatch()
+    no_faint.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # peaks of the gate only
+    try:
+        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
+    finally:
+        no_faint.undo()
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
