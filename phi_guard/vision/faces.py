@@ -61,12 +61,12 @@ SPLIT_MAX_FACES = 2.0
 # least FAINT_HEAT) that predicts a small face (at most SPLIT_MAX_FACES times min_size)
 # earns a small look: a window SMALL_WINDOW_FACES face widths wide, centred on it, 4/9
 # of a close look's pixels at that scale (before padding to the network's multiple of
-# 32). Textures raise many faint peaks, so only the FAINT_MAX_LOOKS strongest (of all
-# turns; counted before those inside a found face or a window already looked at are
-# skipped) get one: over four sets, with the small looks below and WEAK_SCORE 0.06,
-# every faint peak found 176 small faces (163 before these changes), the strongest two
-# 175, the strongest four 176; the median photo with no face had 35 % more detector
-# pixels than before with all of them, 16 % with two.
+# 32). Textures raise many faint peaks, so only the FAINT_MAX_LOOKS strongest that get
+# a look (of all turns; one inside a found face or a window already looked at does not
+# count) get one: over four sets, with the small looks below and WEAK_SCORE 0.06, every
+# faint peak found 176 small faces (163 before these changes), the strongest two 175,
+# the strongest four 176; the median photo with no face had 35 % more detector pixels
+# than before with all of them, 16 % with two.
 FAINT_HEAT = 0.008
 FAINT_MAX_LOOKS = 2
 SMALL_WINDOW_FACES = 2.0
@@ -98,7 +98,7 @@ WINDOW_FACES = 3.0
 # CLOSER_WINDOW_FACES faces wide (it is centred on the face; 3 faces cost 2.5x the
 # pixels, for no more faces on four sets). The gate was 0.1: dark, covered faces of
 # 30-40 px score 0.06-0.1 in a close look and 0.48-0.69 at 80 px. With the faint peaks
-# and small looks above, 0.06 finds 4 more small faces over four sets than 0.1 (docs/photos.md).
+# and small looks above, 0.06 finds 5 more small faces over four sets than 0.1 (171 -> 176, every faint peak looked at) (docs/photos.md).
 WEAK_SCORE = 0.06
 CLOSER_PX = 80
 CLOSER_MAX_ZOOM = 4.0
@@ -318,20 +318,24 @@ class FaceDetector:
         looked: list[tuple[float, float, float]] = []
         weak: list[tuple[Face, float]] = []  # a weak detection, and the face width its window was scaled for
         small = SMALL_FACE * self.policy.min_size
-        strongest_faint = [p for _, p in sorted(faint, key=lambda item: -item[0])[:FAINT_MAX_LOOKS]]
-        queue = [(*p, WINDOW_FACES) for p in peaks] + [(*p, SMALL_WINDOW_FACES) for p in strongest_faint]
-        for cx, cy, fw, window in queue:  # grows by small looks where a large guess found nothing
+        faint_left = FAINT_MAX_LOOKS  # counted where a faint peak gets a look, not before the skips
+        queue = [(*p, WINDOW_FACES, False) for p in peaks]
+        queue += [(*p, SMALL_WINDOW_FACES, True) for _, p in sorted(faint, key=lambda item: -item[0])]
+        for cx, cy, fw, window, is_faint in queue:  # grows by small looks where a large guess found nothing
+            if is_faint and faint_left <= 0:
+                continue
             if _in_any(cx, cy, found):
                 continue  # part of a face already found
             if any(abs(cx - lx) <= fw and abs(cy - ly) <= fw and 0.5 <= fw / lw <= 2 for lx, ly, lw in looked):
                 continue  # inside a window already looked at, at about the same scale
+            faint_left -= is_faint
             looked.append((cx, cy, fw))
             seen = self._close_look(rgb, cx, cy, fw, min(thr, WEAK_SCORE), turns, window_faces=window)
             found += [f for f in seen if f.score >= thr]
             weak += [(f, fw) for f in seen if f.score < thr]
             runs += len(turns)
-            if fw > SMALL_LOOK_OVER * small and not any(f.score >= thr for f in seen):
-                queue.append((cx, cy, small, SMALL_WINDOW_FACES))
+            if fw > SMALL_LOOK_OVER * small and not _in_any(cx, cy, [f for f in seen if f.score >= thr]):
+                queue.append((cx, cy, small, SMALL_WINDOW_FACES, False))
         closer: list[tuple[float, float]] = []
         for face, fw in sorted(weak, key=lambda item: -item[0].score):
             cx, cy = (face.core[0] + face.core[2]) / 2, (face.core[1] + face.core[3]) / 2
