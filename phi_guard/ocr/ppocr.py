@@ -132,9 +132,12 @@ class PpOcr:
     # rec_min_width). The recognizer's cost is in proportion to its input's columns
     # (convolutions, three quarters of a run): RapidOCR's batches of 6 padded to their
     # widest line and to at least 320 px made it read 1.8-1.9 times the lines' own
-    # columns (docs/benchmarks.md, issue 13, fifth session).
+    # columns (docs/benchmarks.md, issue 13, fifth session). Short lines are still
+    # padded to 320 px, the width the model reads best: at 48 px, recognition cost half
+    # as much, but the confidence of what it read on non-text shapes moved across the
+    # 0.5 line (a 64 px tool icon's region: 0.58 -> 0.32, then blocked as unreadable).
     rec_height = 48
-    rec_min_width = 48
+    rec_min_width = 320
 
     def __init__(self, threads: int = 0, det_limit_side: int = 736, det_limit_type: str = "min") -> None:
         self.det, self.rec = _sessions(threads)
