@@ -98,7 +98,8 @@ WINDOW_FACES = 3.0
 # CLOSER_WINDOW_FACES faces wide (it is centred on the face; 3 faces cost 2.5x the
 # pixels, for no more faces on four sets). The gate was 0.1: dark, covered faces of
 # 30-40 px score 0.06-0.1 in a close look and 0.48-0.69 at 80 px. With the faint peaks
-# and small looks above, 0.06 finds 5 more small faces over four sets than 0.1 (171 -> 176, every faint peak looked at) (docs/photos.md).
+# and small looks above, 0.06 finds 5 more small faces over four sets than 0.1 (171 ->
+# 176 with every faint peak looked at; docs/photos.md).
 WEAK_SCORE = 0.06
 CLOSER_PX = 80
 CLOSER_MAX_ZOOM = 4.0
