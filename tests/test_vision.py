@@ -139,6 +139,23 @@ def test_small_face_with_only_a_faint_overview_peak():
         no_faint.undo()
 
 
+def test_face_found_by_a_small_look_where_a_large_guess_found_none():
+    """A 56 px very dark face under a dressing, turned by 90 degrees (a generated photo):
+    the close look at its overview peak's predicted width (about 60 px, over
+    SMALL_LOOK_OVER times the small face) sees it only weakly and the closer look not
+    at all; the small look at the same place, which enlarges it more, finds it."""
+    photo = np.array(Image.open(DATA / "photos" / "face_after_large_guess.png").convert("RGB"))
+    truth = (174, 37, 248, 93)
+    detector = FaceDetector(threads=1)
+    assert any(_covers(f.box, truth) for f in detector.detect(photo))
+    no_small_look = pytest.MonkeyPatch()
+    no_small_look.setattr(faces_module, "SMALL_LOOK_OVER", 1e9)  # never a small look after a large guess
+    try:
+        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
+    finally:
+        no_small_look.undo()
+
+
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_heat_maps_of_the_turns_line_up(k):
     """A stride-4 map of a turned image, turned back, has its values in the image's
