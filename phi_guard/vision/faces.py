@@ -445,7 +445,7 @@ def _decode(outputs: list[np.ndarray], threshold: float, h: int, w: int) -> list
     return [(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4])) for b in _nms(boxes, 0.3)]
 
 
-def _peaks(outputs: list[np.ndarray], h: int, w: int, floor: float = CANDIDATE_HEAT) -> list[tuple[float, float, float, float]]:
+def _peaks(outputs: list[np.ndarray], h: int, w: int, floor: float) -> list[tuple[float, float, float, float]]:
     """Local maxima of the heat map at or above ``floor``, strongest first: centre,
     predicted face width (in the input's pixels; an h x w input) and heat."""
     heat = outputs[0][0, 0][: -(-h // 4), : -(-w // 4)]
