@@ -174,7 +174,7 @@ def classify(tr: Tracer, peaks: list[tuple[float, float, float, float]], final: 
     if windows:
         px = max(gw * min(F.CLOSE_LOOK_PX / e["fw"], F.MAX_ZOOM) for e in windows)
         return "close look" if px >= 0.5 * F.CLOSE_LOOK_PX else "close look, window too wide"
-    near = [p for p in peaks if (p[3] >= F.CANDIDATE_HEAT or (p[3] >= F.FAINT_HEAT and p[2] <= F.SPLIT_MAX_FACES * F.FacePolicy().min_size))
+    near = [p for p in peaks if (p[3] >= F.CANDIDATE_HEAT or (p[3] >= F.FAINT_HEAT and p[2] <= F.SPLIT_MAX_FACES * tr.det.policy.min_size))
             and box[0] - gw / 2 <= p[0] <= box[2] + gw / 2 and box[1] - gw / 2 <= p[1] <= box[3] + gw / 2]
     return "no window" if near else "no peak"
 
