@@ -106,54 +106,41 @@ def test_masked_face_is_no_longer_detected(faces, astronaut, policy):
     assert faces.faces_outside_masks(out, []) == []
 
 
-def test_small_face_whose_heat_is_split_between_turns():
+def _finds_face(detector: FaceDetector, photo_name: str, truth: tuple[int, int, int, int]) -> bool:
+    photo = np.array(Image.open(DATA / "photos" / photo_name).convert("RGB"))
+    return any(_covers(f.box, truth) for f in detector.detect(photo))
+
+
+def test_small_face_whose_heat_is_split_between_turns(faces, monkeypatch):
     """A 20 px upside-down face under a dressing (a generated ward photo): no turn of
     the overview gives it a heat-map peak of CANDIDATE_HEAT, two turns together do, and
     that earns it the close look that finds it."""
-    photo = np.array(Image.open(DATA / "photos" / "small_face_split_heat.png").convert("RGB"))
     truth = (493, 213, 513, 236)
-    detector = FaceDetector(threads=1)
-    assert any(_covers(f.box, truth) for f in detector.detect(photo))
-    overview_only = pytest.MonkeyPatch()
-    overview_only.setattr(faces_module, "SPLIT_HEAT", 10.0)  # no split-heat candidates
-    overview_only.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # nor faint peaks
-    try:
-        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
-    finally:
-        overview_only.undo()
+    assert _finds_face(faces, "small_face_split_heat.png", truth)
+    monkeypatch.setattr(faces_module, "SPLIT_HEAT", 10.0)  # no split-heat candidates
+    monkeypatch.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # nor faint peaks
+    assert not _finds_face(faces, "small_face_split_heat.png", truth)
 
 
-def test_small_face_with_only_a_faint_overview_peak():
+def test_small_face_with_only_a_faint_overview_peak(faces, monkeypatch):
     """A 24 px dark face under a surgical mask, turned by 270 degrees (a generated wound
     photo): the overview gives it only a faint peak (under CANDIDATE_HEAT) that predicts
     a small face; the small look there finds it."""
-    photo = np.array(Image.open(DATA / "photos" / "small_face_faint_peak.png").convert("RGB"))
     truth = (403, 393, 431, 417)
-    detector = FaceDetector(threads=1)
-    assert any(_covers(f.box, truth) for f in detector.detect(photo))
-    no_faint = pytest.MonkeyPatch()
-    no_faint.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # peaks of the gate only
-    try:
-        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
-    finally:
-        no_faint.undo()
+    assert _finds_face(faces, "small_face_faint_peak.png", truth)
+    monkeypatch.setattr(faces_module, "FAINT_HEAT", faces_module.CANDIDATE_HEAT)  # peaks of the gate only
+    assert not _finds_face(faces, "small_face_faint_peak.png", truth)
 
 
-def test_face_found_by_a_small_look_where_a_large_guess_found_none():
+def test_face_found_by_a_small_look_where_a_large_guess_found_none(faces, monkeypatch):
     """A 56 px very dark face under a dressing, turned by 90 degrees (a generated photo):
     the close look at its overview peak's predicted width (about 60 px, over
     SMALL_LOOK_OVER times the small face) sees it only weakly and the closer look not
     at all; the small look at the same place, which enlarges it more, finds it."""
-    photo = np.array(Image.open(DATA / "photos" / "face_after_large_guess.png").convert("RGB"))
     truth = (174, 37, 248, 93)
-    detector = FaceDetector(threads=1)
-    assert any(_covers(f.box, truth) for f in detector.detect(photo))
-    no_small_look = pytest.MonkeyPatch()
-    no_small_look.setattr(faces_module, "SMALL_LOOK_OVER", 1e9)  # never a small look after a large guess
-    try:
-        assert not any(_covers(f.box, truth) for f in detector.detect(photo))
-    finally:
-        no_small_look.undo()
+    assert _finds_face(faces, "face_after_large_guess.png", truth)
+    monkeypatch.setattr(faces_module, "SMALL_LOOK_OVER", 1e9)  # never a small look after a large guess
+    assert not _finds_face(faces, "face_after_large_guess.png", truth)
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
