@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from webserver import free_port, launch_chromium, serve
+from webserver import free_port, launch_chromium, serve, service_worker_scope
 
 # One server for all: a phone number in the picture blocks it, so one sample is blocked
 # (clinical_photo_text_chunks.png shows a phone number) and the others are redacted.
@@ -122,9 +122,7 @@ def test_share_via_service_worker_gives_a_clean_masked_copy_to_share(phone_serve
     context.add_init_script(SHARE_STUB)
     page = context.new_page()
     page.goto(url + "/")
-    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
-    assert scope == url + "/"
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    assert service_worker_scope(page) == url + "/"
 
     # A phone photo with GPS in its EXIF and a name, MRN and dates burned into it,
     # under a file name that names the patient.
@@ -180,8 +178,7 @@ def test_blocked_share_offers_no_share_button(phone_server, browser, samples):
     context.add_init_script(SHARE_STUB)
     page = context.new_page()
     page.goto(url + "/")
-    page.evaluate("navigator.serviceWorker.ready")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    service_worker_scope(page)
     os_share(page, url, samples / "clinical_photo_text_chunks.png")
     page.wait_for_selector("#verdict.BLOCKED", timeout=180_000)
     assert "Do not share this image" in page.inner_text("#verdict")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from test_web_phone import SHARE_STUB, os_share
-from webserver import ROOT, free_port, launch_chromium, serve
+from webserver import ROOT, free_port, launch_chromium, serve, service_worker_scope
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = ROOT / "docs" / "nginx-phi-guard.conf"
@@ -212,8 +212,7 @@ def test_browser_installs_and_shares_through_the_sign_in(hospital, samples, tmp_
         # without credentials the same fetch gets the sign-in redirect, not the manifest
         assert page.evaluate("fetch('manifest.webmanifest', {credentials: 'omit', redirect: 'manual'}).then(r => r.type)") == "opaqueredirect"
 
-        page.evaluate("navigator.serviceWorker.ready")
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        assert service_worker_scope(page) == proxy + "/"
         shared = tmp_path / f"{PHI_NAME}.png"
         shutil.copy(samples / "xray_overlay.png", shared)
         os_share(page, proxy, shared)

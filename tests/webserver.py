@@ -66,4 +66,12 @@ def launch_chromium(playwright):  # noqa: ANN001, ANN201
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
+def service_worker_scope(page) -> str:  # noqa: ANN001
+    """Wait, at most a minute, until the page's service worker controls it; its scope.
+    `navigator.serviceWorker.ready` alone never settles if the registration failed, and
+    Playwright's evaluate has no timeout: a test would hang instead of failing."""
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=60_000)
+    return page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+
+
 ROOT = Path(__file__).resolve().parent.parent
