@@ -115,6 +115,7 @@ def _default_output(inp: Path) -> Path | None:
 def _check(args: argparse.Namespace) -> int:
     from .errors import InputError, PhiGuardError, UsageError
     from .inputs import check_regular_file
+    from .names import plainly_generic
     from .names import scrub_name as scrub
     from .outputs import check_writable, remove_stale, write_together
     from .write import default_extension, format_for_path
@@ -156,8 +157,9 @@ def _check(args: argparse.Namespace) -> int:
     show = sys.stderr.isatty() and not args.json
     try:
         # The input's name is screened for identifiers after its pixels: the detector
-        # it needs loads meanwhile, in the background.
-        shared_screener(policy).start_loading_detector()
+        # it needs loads meanwhile, in the background (a plain name needs none).
+        if not plainly_generic(inp.stem, policy):
+            shared_screener(policy).start_loading_detector()
         with frame_progress(_show_frame if show else _no_progress):
             result = screen(inp, policy, output_format=out_fmt)
         if show:
@@ -226,11 +228,11 @@ def _shown_name(policy: Policy, name: str) -> str:
     from .names import NameScreen
     from .pipeline import shared_screener
 
+    names = NameScreen(None, policy, get_detector=lambda: shared_screener(policy).detector)
     try:
-        names = NameScreen(shared_screener(policy).detector, policy)
+        return names.part(name, is_file=True)
     except PhiGuardError:
-        return NameScreen(None, policy).neutral(name, is_file=True)  # fail closed: no detector, no raw name
-    return names.part(name, is_file=True)
+        return names.neutral(name, is_file=True)  # fail closed: no detector, no raw name
 
 
 def _stale_candidates(out: Path | None, inp: Path, shown: str, given: str | None) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,18 +26,50 @@ def name_key(policy: Policy) -> bytes:
     return (policy.dicom.secret or installation_secret()).encode()
 
 
-class NameScreen:
-    """Masks identifying file and folder names with ``detector.find_in_text``."""
+# A name screened without the detector may hold only whole words (no digits: the
+# detector reads "1649" as a phone number and "3 Day" as a date) and at most this many.
+_PLAIN_WORD = re.compile(r"^[A-Za-z]+$")
+_PLAIN_MAX_WORDS = 4
 
-    def __init__(self, detector: Any, policy: Policy) -> None:  # detector: phi_guard.detect.Detector
+
+def plainly_generic(text: str, policy: Policy) -> bool:
+    """True when a file or folder name (without its extension) is made only of words
+    that identify no one: the policy's ``allow_words`` and ``file_name_words``, at most
+    four, no digits. Such a name needs no detector, so ``phi-guard check
+    chest_xray_final.png`` never loads Presidio and spaCy. Anything else (a number, a
+    word not on the lists, a denied word) goes to the detector."""
+    words = _readable(text).split()
+    return 0 < len(words) <= _PLAIN_MAX_WORDS and all(_PLAIN_WORD.match(w) and policy.is_name_word(w) for w in words)
+
+
+def _readable(text: str) -> str:
+    # Separators common in exports read as spaces, so "SMITH_JOHN" reads as a name.
+    return re.sub(r"[_+]", " ", text)
+
+
+class NameScreen:
+    """Masks identifying file and folder names with ``detector.find_in_text``.
+    ``detector`` is a phi_guard.detect.Detector, or None with ``get_detector``: a
+    function that returns one, called only when a name is not plainly generic."""
+
+    def __init__(self, detector: Any, policy: Policy, *, get_detector: Callable[[], Any] | None = None) -> None:
         self.detector, self.policy, self.key = detector, policy, name_key(policy)
+        self._get_detector = get_detector
 
     def identifies(self, text: str) -> bool:
-        # Separators common in exports read as spaces, so "SMITH_JOHN" reads as a name.
-        readable = re.sub(r"[_+]", " ", text)
+        if plainly_generic(text, self.policy):
+            return False
+        return self._found_by_detector(_readable(text))
+
+    def _found_by_detector(self, readable: str) -> bool:
+        """A finding counts unless the words it touches (whole words: a span may end
+        inside one) all identify no one, as in a plainly generic name."""
+        if self.detector is None and self._get_detector is not None:
+            self.detector = self._get_detector()
+        words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", readable)]
         for start, end, _kind in self.detector.find_in_text(readable, self.policy):
-            words = readable[start:end].split()
-            if not all(self.policy.is_allowed_word(w) for w in words):
+            touched = [w for ws, we, w in words if ws < end and we > start]
+            if not all(self.policy.is_name_word(w) for w in touched):
                 return True
         return False
 

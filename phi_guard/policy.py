@@ -128,6 +128,7 @@ class DetectPolicy:
     allow_patterns: tuple[re.Pattern[str], ...]
     deny_words: frozenset[str]
     deny_patterns: tuple[re.Pattern[str], ...]
+    file_name_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,9 @@ class Policy:
                                    or dc["secret"] == "phi_guard-default-secret"):
             raise PolicyError("policy key 'dicom.secret' must be empty (a private per-installation key is made on "
                               "first use) or a private text of at least 16 characters")
+        words = d["file_name_words"]
+        if not isinstance(words, list) or not all(isinstance(w, str) and re.fullmatch(r"[A-Za-z]+", w) for w in words):
+            raise PolicyError("policy key 'detect.file_name_words' must list plain words (letters only, no digits or spaces)")
         flags = re.IGNORECASE
         return cls(
             mode=t["mode"],
@@ -382,6 +386,7 @@ class Policy:
                 allow_patterns=tuple(re.compile(p, flags) for p in d["allow_patterns"]),
                 deny_words=frozenset(w.upper() for w in d["deny_words"]),
                 deny_patterns=tuple(re.compile(p, flags) for p in d["deny_patterns"]),
+                file_name_words=frozenset(w.upper() for w in d["file_name_words"]),
             ),
             ocr=OcrPolicy(
                 engines=tuple(o["engines"]),
@@ -463,6 +468,14 @@ class Policy:
         if up in self.detect.allow_words or word.upper() in self.detect.allow_words:
             return True
         return any(p.match(core) for p in self.detect.allow_patterns)
+
+    def is_name_word(self, word: str) -> bool:
+        """True when a word of a file or folder name identifies no one: an allowed word,
+        or one of ``detect.file_name_words`` (and not denied)."""
+        if self.is_allowed_word(word):
+            return True
+        core = word.strip(_WORD_EDGES).upper()
+        return bool(core) and core in self.detect.file_name_words and not self.is_denied_word(word)
 
     def is_denied_word(self, word: str) -> bool:
         """True when the policy's deny list names the word (always masked)."""

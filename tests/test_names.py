@@ -109,3 +109,70 @@ def test_web_masks_the_upload_name(samples):
         r = c.post("/v1/screen", files={"file": ("Zebulon_Quackenbush.png", b"\x89PNG\r\n\x1a\nbroken", "image/png")})
         assert r.status_code == 422
         _no_planted(r.text)
+
+
+def test_a_plain_name_needs_no_detector():
+    """A name made only of words that identify no one is shown as it is, without loading
+    the detector; a number, an unknown word or a denied word sends it to the detector."""
+    from phi_guard import Policy
+    from phi_guard.names import NameScreen, plainly_generic
+
+    policy = Policy.default()
+    for plain in ("clean_xray", "Chest_Xray_Final", "knee mri copy", "wound+photo"):
+        assert plainly_generic(plain, policy), plain
+    for other in ("IMG_0042", "SMITH_JOHN", "wound_photo_Quackenbush", "chest_xray_final_copy_2", "x-ray",
+                  "chest xray final copy edited", "", "_"):
+        assert not plainly_generic(other, policy), other
+    denied = Policy.from_table({"detect": {"deny_words": ["WOUND"]}})
+    assert not plainly_generic("wound_photo", denied)
+
+    def no_detector():  # noqa: ANN202
+        raise AssertionError("the detector was asked for a plain name")
+
+    names = NameScreen(None, policy, get_detector=no_detector)
+    assert names.part("clean_xray.png", is_file=True) == "clean_xray.png"
+    assert names.rel("teaching/knee_mri/final.jpg") == "teaching/knee_mri/final.jpg"
+
+
+def test_the_detector_agrees_with_every_plain_name(screener):
+    """What the shortcut clears, the detector clears too: every listed word alone in
+    three cases, and 400 names of two to four of them (fixed seed). A finding made only
+    of these words (spaCy calls "Liver Copy" a person) does not count in either path."""
+    import random
+
+    from phi_guard import Policy
+    from phi_guard.names import NameScreen, plainly_generic
+
+    policy = Policy.default()
+    names = NameScreen(screener.detector, policy)
+    vocab = sorted(policy.detect.file_name_words | {w for w in policy.detect.allow_words if w.isalpha()})
+    rng = random.Random(13)
+    samples = [case(w) for w in vocab for case in (str.upper, str.lower, str.capitalize)]
+    for _ in range(400):
+        case = rng.choice([str.upper, str.lower, str.capitalize])
+        samples.append(rng.choice(["_", " "]).join(case(rng.choice(vocab)) for _ in range(rng.randint(2, 4))))
+    for name in samples:
+        assert plainly_generic(name, policy), name
+        assert not names._found_by_detector(name.replace("_", " ")), name
+    # and the detector path still finds a name among them
+    assert names.identifies("knee_xray_Quackenbush_Zebulon")
+
+
+def test_check_of_a_plainly_named_file_never_loads_presidio(tmp_path, samples):
+    import subprocess
+    import sys
+
+    src = tmp_path / "chest_xray_final.png"
+    shutil.copy(samples / "clean_xray.png", src)
+    code = ("import sys; from phi_guard.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'presidio_analyzer' in sys.modules, 'spacy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out.png")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.stdout.split()[-3:] == ["0", "False", "False"], r.stdout + r.stderr
+    assert "chest_xray_final.png" in r.stdout  # shown as it is
+    # an identifying name still loads it, and is shown by a neutral name
+    src = tmp_path / "Zebulon_Quackenbush_chest.png"
+    shutil.copy(samples / "clean_xray.png", src)
+    r = subprocess.run([sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out2.png")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.stdout.split()[-3:] == ["0", "True", "True"] and "Quackenbush" not in r.stdout, r.stdout + r.stderr

@@ -84,3 +84,9 @@ def test_report_states_what_was_verified(screener, samples):
     assert "metadata" in checked
     assert "tesseract" in checked and "rapidocr" in checked
     assert "solid" in checked  # the default style is fill
+
+
+@pytest.mark.parametrize("words", [["x1"], ["two words"], "XRAY", [3]])
+def test_file_name_words_are_plain_words(words):
+    with pytest.raises(PolicyError, match="'detect.file_name_words' must list plain words"):
+        Policy.from_table({"detect": {"file_name_words": words}})

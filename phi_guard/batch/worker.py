@@ -107,7 +107,7 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
 
     policy = Policy.from_table(policy_table)
     try:
-        names = NameScreen(_get_screener(policy_table)[0].detector, policy)
+        names = NameScreen(None, policy, get_detector=lambda: _get_screener(policy_table)[0].detector)
         shown = names.rel(rel)
     except PhiGuardError:
         names = NameScreen(None, policy)
