@@ -106,19 +106,22 @@ def warm_screens() -> dict:
     return row
 
 
-def cold_check(runs: int = 5) -> dict:
+def cold_check(name: str = "clean_xray.png", runs: int = 5) -> dict:
+    """``phi-guard check`` of the sample x-ray, launched ``runs`` times, as ``name``: its
+    own name needs no detector; a name with a date (``scan_2026-11-28.png``) loads it."""
     import compileall
 
     import phi_guard
 
     compileall.compile_dir(str(Path(phi_guard.__file__).parent), quiet=1)
     cli = Path(sys.executable).with_name("phi-guard")
+    src = OUT / name
+    shutil.copy(ROOT / "sample_images" / "clean_xray.png", src)
     wall, cpu = [], []
     for _ in range(runs):
         before = os.times()
         t = time.perf_counter()
-        subprocess.run([str(cli), "check", str(ROOT / "sample_images" / "clean_xray.png"), "-o", str(OUT / "cold.png")],
-                       capture_output=True)
+        subprocess.run([str(cli), "check", str(src), "-o", str(OUT / "cold.png")], capture_output=True)
         wall.append(time.perf_counter() - t)
         after = os.times()
         cpu.append(after.children_user + after.children_system - before.children_user - before.children_system)
@@ -159,6 +162,10 @@ def table(res: dict) -> str:
         f"| cold `phi-guard check` sample x-ray, wall s launch to exit (median of {c['runs']}) | {c['wall_s_median']} "
         f"(CPU {c['cpu_s_median']}) | | target <= 1.5 |",
     ]
+    if "cold_dated_name" in res:
+        c = res["cold_dated_name"]
+        lines.append(f"| the same, named with a date (the detector loads for the name), wall s (median of {c['runs']}) "
+                     f"| {c['wall_s_median']} (CPU {c['cpu_s_median']}) | | |")
     if "scan" in res:
         s = res["scan"]
         lines.append(f"| `scan --workers 2` vs 1, wall speed-up | {s['speedup']}x ({s['workers_1_wall_s']} s -> "
@@ -176,6 +183,7 @@ def main() -> None:
     print("dicom", json.dumps(res["dicom"]), flush=True)
     res["warm"] = warm_screens()
     res["cold"] = cold_check()
+    res["cold_dated_name"] = cold_check("scan_2026-11-28.png")
     if "--skip-scan" not in sys.argv:
         res["scan"] = scan_speedup()
     (OUT.parent / "speed_table.json").write_text(json.dumps(res, indent=1))

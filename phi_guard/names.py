@@ -30,14 +30,21 @@ def name_key(policy: Policy) -> bytes:
 # detector reads "1649" as a phone number and "3 Day" as a date) and at most this many.
 _PLAIN_WORD = re.compile(r"^[A-Za-z]+$")
 _PLAIN_MAX_WORDS = 4
+# A camera's own file counter (the DCF standard's prefix and four digits, as iPhones,
+# Canon, Nikon and Fujifilm name photos and clips), with a copy's " (1)" or "-1":
+# it numbers pictures, not people. Names with a date or a longer number are not this.
+_CAMERA_COUNTER = re.compile(r"^(IMG|DSC|DSCN|DSCF|MVI|MVIMG|VID)[_-]?\d{4}( ?\(\d{1,2}\)|-\d{1,2})?$", re.IGNORECASE)
 
 
 def plainly_generic(text: str, policy: Policy) -> bool:
     """True when a file or folder name (without its extension) is made only of words
-    that identify no one: the policy's ``allow_words`` and ``file_name_words``, at most
-    four, no digits. Such a name needs no detector, so ``phi-guard check
-    chest_xray_final.png`` never loads Presidio and spaCy. Anything else (a number, a
-    word not on the lists, a denied word) goes to the detector."""
+    that identify no one (the policy's ``allow_words`` and ``file_name_words``, at most
+    four, no digits), or is a camera's file counter (``IMG_0042``). Such a name needs no
+    detector, so ``phi-guard check chest_xray_final.png`` never loads Presidio and spaCy.
+    Anything else (a date, a longer number, a word not on the lists, a denied word)
+    goes to the detector."""
+    if _CAMERA_COUNTER.match(text.strip()):
+        return True
     words = _readable(text).split()
     return 0 < len(words) <= _PLAIN_MAX_WORDS and all(_PLAIN_WORD.match(w) and policy.is_name_word(w) for w in words)
 

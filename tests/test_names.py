@@ -118,10 +118,11 @@ def test_a_plain_name_needs_no_detector():
     from phi_guard.names import NameScreen, plainly_generic
 
     policy = Policy.default()
-    for plain in ("clean_xray", "Chest_Xray_Final", "knee mri copy", "wound+photo"):
+    for plain in ("clean_xray", "Chest_Xray_Final", "knee mri copy", "wound+photo",
+                  "IMG_0042", "IMG_0042 (1)", "DSC_1649", "DSCF0042"):  # a camera's file counter
         assert plainly_generic(plain, policy), plain
-    for other in ("IMG_0042", "SMITH_JOHN", "wound_photo_Quackenbush", "chest_xray_final_copy_2", "x-ray",
-                  "chest xray final copy edited", "", "_"):
+    for other in ("SMITH_JOHN", "wound_photo_Quackenbush", "chest_xray_final_copy_2", "x-ray",
+                  "chest xray final copy edited", "", "_", "IMG_20261128_101422", "IMG_1234567", "SSN_1234", "1234"):
         assert not plainly_generic(other, policy), other
     denied = Policy.from_table({"detect": {"deny_words": ["WOUND"]}})
     assert not plainly_generic("wound_photo", denied)
