@@ -34,11 +34,14 @@ def black_value(native: np.ndarray, photometric: str) -> int:
 
 
 def mask_native(native: np.ndarray, boxes: list[Box], photometric: str) -> np.ndarray:
-    """A copy of the stored frames with ``boxes`` filled black in every frame."""
+    """A copy of the stored frames with ``boxes`` filled black in every frame, each
+    frame with its own black: a frame shown by its own range of values (no stored
+    window) then looks the same outside the masks, and verification can prove it."""
     out = native.copy()
-    fill = black_value(native, photometric)
-    for x0, y0, x1, y1 in boxes:
-        out[:, y0:y1, x0:x1, ...] = fill
+    for frame, stored in zip(out, native):
+        fill = black_value(stored[None], photometric)
+        for x0, y0, x1, y1 in boxes:
+            frame[y0:y1, x0:x1, ...] = fill
     return out
 
 
