@@ -30,6 +30,7 @@ from .names import load_gazetteer
 from .pixels import SPACY_PACKAGE, detector_version, unreadable_findings
 from .recognizers import (
     _DATE,
+    HIDDEN_KEY,
     RULE_KEY,
     ContactRecognizer,
     DicomStyleNameRecognizer,
@@ -293,6 +294,8 @@ class Detector:
                 markers_only = all(policy.is_allowed_word(w.text) for w, _ in covered)
                 boxes = [_sub_box(word, span, s, e) for word, span in covered
                          if not (policy.is_allowed_word(word.text) and (markers_only or not whole))]
+                if boxes and meta.get(HIDDEN_KEY):
+                    boxes[-1] = _reach_over_hidden(boxes[-1], e - s, int(meta[HIDDEN_KEY]))
                 if boxes:
                     out.append(
                         Finding(kind=kind, masked_value=mask_value(value), boxes=tuple(boxes), score=round(float(r.score), 3),
@@ -361,3 +364,12 @@ def _looks_like_url(value: str) -> bool:
 
 def _looks_like_date(value: str) -> bool:
     return bool(_DATE.search(value)) or bool(re.search(r"\d", value) and re.search(r"(?i)jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", value))
+
+
+def _reach_over_hidden(box: Box, chars_read: int, hidden: int) -> Box:
+    """A header term read cut short: its box, reaching right over the characters of the
+    term that were not read (at the read characters' mean width). They are still on
+    screen, under speckle or beyond what the reading saw; the mask is clipped to the
+    image later."""
+    x0, y0, x1, y1 = box
+    return x0, y0, x1 + round((x1 - x0) / max(chars_read, 1) * hidden), y1
