@@ -236,9 +236,13 @@ class Detector:
         return recs
 
     def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
-        """PHI spans in free text (a DICOM description): (start, end, kind)."""
-        results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
-                                        ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
+        """PHI spans in free text (a DICOM description, a file name): (start, end, kind).
+        Raises EngineError when the analyzer fails (the caller fails closed)."""
+        try:
+            results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
+                                            ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
+        except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
+            raise EngineError(f"PHI detection failed ({type(exc).__name__}); the text cannot be screened") from None
         wanted = set(policy.detect.entities)
         return [(r.start, r.end, r.entity_type) for r in results
                 if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted
@@ -294,7 +298,7 @@ class Detector:
                 markers_only = all(policy.is_allowed_word(w.text) for w, _ in covered)
                 boxes = [_sub_box(word, span, s, e) for word, span in covered
                          if not (policy.is_allowed_word(word.text) and (markers_only or not whole))]
-                if boxes and meta.get(HIDDEN_KEY):
+                if boxes and meta.get(HIDDEN_KEY) and all(w.level for w, _ in covered):
                     boxes[-1] = _reach_over_hidden(boxes[-1], e - s, int(meta[HIDDEN_KEY]))
                 if boxes:
                     out.append(
@@ -367,9 +371,11 @@ def _looks_like_date(value: str) -> bool:
 
 
 def _reach_over_hidden(box: Box, chars_read: int, hidden: int) -> Box:
-    """A header term read cut short: its box, reaching right over the characters of the
-    term that were not read (at the read characters' mean width). They are still on
-    screen, under speckle or beyond what the reading saw; the mask is clipped to the
-    image later."""
+    """A header term read cut short on a level line: its box, reaching right over the
+    characters of the term that were not read (at the read characters' mean width).
+    They are still on screen, under speckle or beyond what the reading saw; the mask is
+    clipped to the image later. (Not for a word read turned: its box is the line's.)"""
     x0, y0, x1, y1 = box
+    if x1 - x0 <= y1 - y0:
+        return box
     return x0, y0, x1 + round((x1 - x0) / max(chars_read, 1) * hidden), y1
