@@ -16,8 +16,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .policy import Policy
+from .write import EXTENSION_FORMATS, VIDEO_EXTENSIONS
 
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+# Extensions of the files phi_guard reads (images, DICOM, clips): never part of a name.
+_KNOWN_SUFFIXES = frozenset({*EXTENSION_FORMATS, *VIDEO_EXTENSIONS, ".dcm", ".dicom", ".jfif", ".dng"})
 
 
 def name_key(policy: Policy) -> bytes:
@@ -38,11 +41,11 @@ _CAMERA_COUNTER = re.compile(r"^(IMG|DSC|DSCN|DSCF|MVI|MVIMG|VID)[_-]?\d{4}( ?\(
 
 def plainly_generic(text: str, policy: Policy) -> bool:
     """True when a file or folder name (without its extension) is made only of words
-    that identify no one (the policy's ``allow_words`` and ``file_name_words``, at most
-    four, no digits), or is a camera's file counter (``IMG_0042``). Such a name needs no
-    detector, so ``phi-guard check chest_xray_final.png`` never loads Presidio and spaCy.
-    Anything else (a date, a longer number, a word not on the lists, a denied word)
-    goes to the detector."""
+    that identify no one (the policy's ``file_name_words``, at most four, no digits), or
+    is a camera's file counter (``IMG_0042``). Such a name needs no detector, so
+    ``phi-guard check chest_xray_final.png`` never loads Presidio and spaCy. Anything
+    else (a date, a longer number, a word not on the list, a denied word) goes to the
+    detector."""
     if _CAMERA_COUNTER.match(text.strip()):
         return True
     words = _readable(text).split()
@@ -64,20 +67,32 @@ class NameScreen:
         self._get_detector = get_detector
 
     def identifies(self, text: str) -> bool:
+        readable = _readable(text)
+        if any(self.policy.is_denied_word(w) for w in re.split(r"[^A-Za-z0-9]+", text)) or any(
+                p.search(readable) for p in self.policy.detect.deny_patterns):
+            return True  # the policy's deny list (a ward, a colleague) hides a name too
         if plainly_generic(text, self.policy):
             return False
-        return self._found_by_detector(_readable(text))
+        return self._found_by_detector(readable)
 
     def _found_by_detector(self, readable: str) -> bool:
         """A finding counts unless the words it touches (whole words: a span may end
-        inside one) all identify no one, as in a plainly generic name."""
+        inside one) all identify no one, as in a plainly generic name. The name is also
+        read in title case: the recognizers are made for overlays, and "jane.doe" or
+        "priya_iyer_wound" is a name all the same; there spaCy calls any pair of words a
+        person ("Broken Truncated") and a single word too ("Plain"), so a finding of that
+        reading counts only where it touches two words or more, one a given name of
+        phi_guard's name lists (as the image path judges spaCy's names)."""
         if self.detector is None and self._get_detector is not None:
             self.detector = self._get_detector()
         words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", readable)]
-        for start, end, _kind in self.detector.find_in_text(readable, self.policy):
-            touched = [w for ws, we, w in words if ws < end and we > start]
-            if not all(self.policy.is_name_word(w) for w in touched):
-                return True
+        for text in dict.fromkeys((readable, readable.title())):
+            for start, end, _kind in self.detector.find_in_text(text, self.policy):
+                touched = [w for ws, we, w in words if ws < end and we > start]
+                if all(self.policy.is_name_word(w) for w in touched):
+                    continue
+                if text == readable or (len(touched) >= 2 and any(_given_name(w) for w in touched)):
+                    return True
         return False
 
     def neutral(self, part: str, *, is_file: bool) -> str:
@@ -88,8 +103,12 @@ class NameScreen:
         return f"file-{tag}{suffix.lower() if _EXTENSION.match(suffix) else ''}"
 
     def part(self, part: str, *, is_file: bool) -> str:
-        stem = PurePosixPath(part).stem if is_file else part
-        return self.neutral(part, is_file=is_file) if self.identifies(stem) else part
+        # A file's extension is not screened when it is one phi_guard reads; anything else
+        # after the last dot may be part of the name ("final.SMITH"). Dots inside a name
+        # separate its words ("jane.doe", "scan.2026-11-28").
+        known = is_file and PurePosixPath(part).suffix.lower() in _KNOWN_SUFFIXES
+        screened = (PurePosixPath(part).stem if known else part).replace(".", " ")
+        return self.neutral(part, is_file=is_file) if self.identifies(screened) else part
 
     def rel(self, rel: str) -> str:
         """A relative path (forward slashes) with every identifying component replaced."""
@@ -122,3 +141,12 @@ def scrub_name(value: Any, raw_name: str, shown_name: str) -> Any:
         return value
     value = scrub(value, raw_name, shown_name)
     return scrub(value, PurePosixPath(raw_name).stem, PurePosixPath(shown_name).stem)
+
+
+def _given_name(word: str) -> bool:
+    """A given name of the census or world name lists (loaded with the detector)."""
+    from .detect.gazetteer_world import load_shipped_world_names
+    from .detect.names import load_gazetteer
+
+    token = re.sub(r"[^A-Za-z'-]", "", word).upper()
+    return token in load_gazetteer().first or token in load_shipped_world_names().first

@@ -470,10 +470,9 @@ class Policy:
         return any(p.match(core) for p in self.detect.allow_patterns)
 
     def is_name_word(self, word: str) -> bool:
-        """True when a word of a file or folder name identifies no one: an allowed word,
-        or one of ``detect.file_name_words`` (and not denied)."""
-        if self.is_allowed_word(word):
-            return True
+        """True when a word of a file or folder name identifies no one: one of
+        ``detect.file_name_words`` (and not denied). Not the allow list: markers such as
+        SID, THI or ECHO are given names too ("Sid_Lung.png")."""
         core = word.strip(_WORD_EDGES).upper()
         return bool(core) and core in self.detect.file_name_words and not self.is_denied_word(word)
 
