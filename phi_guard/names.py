@@ -19,8 +19,12 @@ from .policy import Policy
 from .write import EXTENSION_FORMATS, VIDEO_EXTENSIONS
 
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
-# Extensions of the files phi_guard reads (images, DICOM, clips): never part of a name.
-_KNOWN_SUFFIXES = frozenset({*EXTENSION_FORMATS, *VIDEO_EXTENSIONS, ".dcm", ".dicom", ".jfif", ".dng"})
+# Extensions of the files phi_guard reads (images, DICOM, clips), and of the documents
+# and data files found beside them in an export: never part of a name.
+_KNOWN_SUFFIXES = frozenset({*EXTENSION_FORMATS, *VIDEO_EXTENSIONS, ".dcm", ".dicom", ".jfif", ".dng",
+                             ".txt", ".md", ".json", ".csv", ".xml", ".html", ".htm", ".pdf", ".doc", ".docx",
+                             ".xls", ".xlsx", ".rtf", ".odt", ".zip", ".gz", ".tar", ".log", ".ini", ".toml",
+                             ".yaml", ".yml", ".db", ".sqlite"})
 
 
 def name_key(policy: Policy) -> bytes:
@@ -80,9 +84,9 @@ class NameScreen:
         inside one) all identify no one, as in a plainly generic name. The name is also
         read in title case: the recognizers are made for overlays, and "jane.doe" or
         "priya_iyer_wound" is a name all the same; there spaCy calls any pair of words a
-        person ("Broken Truncated") and a single word too ("Plain"), so a finding of that
-        reading counts only where it touches two words or more, one a given name of
-        phi_guard's name lists (as the image path judges spaCy's names)."""
+        person ("Broken Truncated", "Link Out") and a single word too ("Plain"), so a
+        finding of that reading counts only where it touches a given name and another
+        word that is a family name of phi_guard's name lists."""
         if self.detector is None and self._get_detector is not None:
             self.detector = self._get_detector()
         words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", readable)]
@@ -91,7 +95,7 @@ class NameScreen:
                 touched = [w for ws, we, w in words if ws < end and we > start]
                 if all(self.policy.is_name_word(w) for w in touched):
                     continue
-                if text == readable or (len(touched) >= 2 and any(_given_name(w) for w in touched)):
+                if text == readable or _given_and_family(touched):
                     return True
         return False
 
@@ -143,10 +147,16 @@ def scrub_name(value: Any, raw_name: str, shown_name: str) -> Any:
     return scrub(value, PurePosixPath(raw_name).stem, PurePosixPath(shown_name).stem)
 
 
-def _given_name(word: str) -> bool:
-    """A given name of the census or world name lists (loaded with the detector)."""
+def _given_and_family(words: list[str]) -> bool:
+    """A given name and, among the other words, a family name of the census or world
+    name lists (loaded with the detector): JANE DOE, PRIYA IYER."""
     from .detect.gazetteer_world import load_shipped_world_names
     from .detect.names import load_gazetteer
 
-    token = re.sub(r"[^A-Za-z'-]", "", word).upper()
-    return token in load_gazetteer().first or token in load_shipped_world_names().first
+    census, world = load_gazetteer(), load_shipped_world_names()
+    tokens = [re.sub(r"[^A-Za-z'-]", "", w).upper() for w in words]
+    for i, token in enumerate(tokens):
+        if token in census.first or token in world.first:
+            if any(o in census.last or o in world.last for j, o in enumerate(tokens) if j != i):
+                return True
+    return False
