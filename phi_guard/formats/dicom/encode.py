@@ -26,11 +26,11 @@ _LOSSLESS_REENCODE = {
 }
 
 
-def black_value(native: np.ndarray, photometric: str) -> int:
-    """The stored value that displays as black (fill colour of a mask)."""
-    if native.ndim == 4 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        return 0
-    return int(native.max()) if photometric == "MONOCHROME1" else int(native.min())
+def black_value(frame: np.ndarray, photometric: str) -> int:
+    """The stored value that displays as black in one stored frame (a mask's fill)."""
+    if frame.ndim == 3 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return 0  # colour
+    return int(frame.max()) if photometric == "MONOCHROME1" else int(frame.min())
 
 
 def mask_native(native: np.ndarray, boxes: list[Box], photometric: str) -> np.ndarray:
@@ -39,7 +39,7 @@ def mask_native(native: np.ndarray, boxes: list[Box], photometric: str) -> np.nd
     window) then looks the same outside the masks, and verification can prove it."""
     out = native.copy()
     for frame, stored in zip(out, native):
-        fill = black_value(stored[None], photometric)
+        fill = black_value(stored, photometric)
         for x0, y0, x1, y1 in boxes:
             frame[y0:y1, x0:x1, ...] = fill
     return out
