@@ -115,7 +115,7 @@ def _default_output(inp: Path) -> Path | None:
 def _check(args: argparse.Namespace) -> int:
     from .errors import InputError, PhiGuardError, UsageError
     from .inputs import check_regular_file
-    from .names import plainly_generic
+    from .names import plainly_generic, screened_text
     from .names import scrub_name as scrub
     from .outputs import check_writable, remove_stale, write_together
     from .write import default_extension, format_for_path
@@ -158,7 +158,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         # The input's name is screened for identifiers after its pixels: the detector
         # it needs loads meanwhile, in the background (a plain name needs none).
-        if not plainly_generic(inp.stem, policy):
+        if not plainly_generic(screened_text(inp.name, is_file=True), policy):
             shared_screener(policy).start_loading_detector()
         with frame_progress(_show_frame if show else _no_progress):
             result = screen(inp, policy, output_format=out_fmt)

@@ -56,6 +56,15 @@ def plainly_generic(text: str, policy: Policy) -> bool:
     return 0 < len(words) <= _PLAIN_MAX_WORDS and all(_PLAIN_WORD.match(w) and policy.is_name_word(w) for w in words)
 
 
+def screened_text(part: str, *, is_file: bool) -> str:
+    """The text of a file or folder name that is screened. A file's extension is left out
+    when it is one phi_guard reads (or a common document's); anything else after the
+    last dot may be part of the name ("final.SMITH"). Dots inside a name separate its
+    words ("jane.doe", "scan.2026-11-28")."""
+    known = is_file and PurePosixPath(part).suffix.lower() in _KNOWN_SUFFIXES
+    return (PurePosixPath(part).stem if known else part).replace(".", " ")
+
+
 def _readable(text: str) -> str:
     # Separators common in exports read as spaces, so "SMITH_JOHN" reads as a name.
     return re.sub(r"[_+]", " ", text)
@@ -107,12 +116,7 @@ class NameScreen:
         return f"file-{tag}{suffix.lower() if _EXTENSION.match(suffix) else ''}"
 
     def part(self, part: str, *, is_file: bool) -> str:
-        # A file's extension is not screened when it is one phi_guard reads; anything else
-        # after the last dot may be part of the name ("final.SMITH"). Dots inside a name
-        # separate its words ("jane.doe", "scan.2026-11-28").
-        known = is_file and PurePosixPath(part).suffix.lower() in _KNOWN_SUFFIXES
-        screened = (PurePosixPath(part).stem if known else part).replace(".", " ")
-        return self.neutral(part, is_file=is_file) if self.identifies(screened) else part
+        return self.neutral(part, is_file=is_file) if self.identifies(screened_text(part, is_file=is_file)) else part
 
     def rel(self, rel: str) -> str:
         """A relative path (forward slashes) with every identifying component replaced."""
