@@ -138,8 +138,8 @@ def test_a_plain_name_needs_no_detector():
 def test_no_given_name_is_a_plain_file_name_word():
     """A plain name is shown without the detector: none of its words may be a given name
     of phi_guard's name lists (the allow list's SID, THI and ECHO are, so it does not
-    count here). Family names among common words (HEART, TEST) stay: alone, a family
-    name is no more found by the detector either."""
+    count here). Common words that are also family names (HEART, TEST) stay: beside a
+    given name they are screened by the detector (test below)."""
     from phi_guard import Policy
     from phi_guard.detect.gazetteer_world import load_shipped_world_names
     from phi_guard.detect.names import load_gazetteer
