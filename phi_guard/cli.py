@@ -228,7 +228,7 @@ def _shown_name(policy: Policy, name: str) -> str:
     from .names import NameScreen
     from .pipeline import shared_screener
 
-    names = NameScreen(None, policy, get_detector=lambda: shared_screener(policy).detector)
+    names = NameScreen(policy, lambda: shared_screener(policy).detector)
     try:
         return names.part(name, is_file=True)
     except PhiGuardError:

@@ -71,13 +71,15 @@ def _readable(text: str) -> str:
 
 
 class NameScreen:
-    """Masks identifying file and folder names with ``detector.find_in_text``.
-    ``detector`` is a phi_guard.detect.Detector, or None with ``get_detector``: a
-    function that returns one, called only when a name is not plainly generic."""
+    """Masks identifying file and folder names with a detector's ``find_in_text``.
+    ``get_detector`` returns the phi_guard.detect.Detector; it is called only when a
+    name is neither plainly generic nor denied (most names never load Presidio). Without
+    it, only :meth:`neutral` can be used."""
 
-    def __init__(self, detector: Any, policy: Policy, *, get_detector: Callable[[], Any] | None = None) -> None:
-        self.detector, self.policy, self.key = detector, policy, name_key(policy)
+    def __init__(self, policy: Policy, get_detector: Callable[[], Any] | None = None) -> None:
+        self.policy, self.key = policy, name_key(policy)
         self._get_detector = get_detector
+        self._detector: Any = None
 
     def identifies(self, text: str) -> bool:
         readable = _readable(text)
@@ -96,11 +98,13 @@ class NameScreen:
         person ("Broken Truncated", "Link Out") and a single word too ("Plain"), so a
         finding of that reading counts only where it touches a given name and another
         word that is a family name of phi_guard's name lists."""
-        if self.detector is None and self._get_detector is not None:
-            self.detector = self._get_detector()
+        if self._detector is None:
+            if self._get_detector is None:
+                raise TypeError("NameScreen was made without a detector: only neutral() can be used")
+            self._detector = self._get_detector()
         words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", readable)]
         for text in dict.fromkeys((readable, readable.title())):
-            for start, end, _kind in self.detector.find_in_text(text, self.policy):
+            for start, end, _kind in self._detector.find_in_text(text, self.policy):
                 touched = [w for ws, we, w in words if ws < end and we > start]
                 if all(self.policy.is_name_word(w) for w in touched):
                     continue

@@ -52,7 +52,7 @@ def test_a_camera_file_name_is_kept_and_a_patient_file_name_is_not(screener):
     from phi_guard.names import NameScreen
     from phi_guard.policy import Policy
 
-    names = NameScreen(screener.detector, Policy.default())
+    names = NameScreen(Policy.default(), lambda: screener.detector)
     for plain in ("IMG_0001.HEIC", "IMG_1234.jpg", "DSC_0042.JPG", "clean_xray.png"):
         assert names.part(plain, is_file=True) == plain
     for identifying in (f"{PHI_NAME}.png", "IMG_20240314_101500.jpg", "Zebulon_Quackenbush.png", "CXR_14_03_85.png",
@@ -130,7 +130,7 @@ def test_a_plain_name_needs_no_detector():
     def no_detector():  # noqa: ANN202
         raise AssertionError("the detector was asked for a plain name")
 
-    names = NameScreen(None, policy, get_detector=no_detector)
+    names = NameScreen(policy, no_detector)
     assert names.part("clean_xray.png", is_file=True) == "clean_xray.png"
     assert names.rel("teaching/knee_mri/final.jpg") == "teaching/knee_mri/final.jpg"
 
@@ -154,14 +154,14 @@ def test_a_person_among_plain_words_is_still_found(screener):
     from phi_guard import Policy
     from phi_guard.names import NameScreen
 
-    names = NameScreen(screener.detector, Policy.default())
+    names = NameScreen(Policy.default(), lambda: screener.detector)
     for name in ("Sid_Lung.png", "Thi_Lung.png", "Lung_Sid.png", "Grace_Heart.png", "jane.doe.png",
                  "priya_iyer_wound.jpg", "scan.2026-11-28.png", "xray.Zebulon_Quackenbush"):
         assert names.part(name, is_file=True).startswith("file-"), name
     for name in ("chest_xray_final.png", "IMG_0042.JPG", "broken_truncated.jpg", "phone_photo_gps.jpg"):
         assert names.part(name, is_file=True) == name, name
-    denied = NameScreen(screener.detector, Policy.from_table({"detect": {"deny_words": ["WOUND", "STMARYS"],
-                                                                         "deny_patterns": [r"heart\s+hospital"]}}))
+    denied = NameScreen(Policy.from_table({"detect": {"deny_words": ["WOUND", "STMARYS"], "deny_patterns": [r"heart\s+hospital"]}}),
+                        lambda: screener.detector)
     for name in ("wound_photo.png", "knee_StMarys.png", "Heart_Hospital_xray.png"):
         assert denied.part(name, is_file=True).startswith("file-"), name
     assert denied.part("knee.png", is_file=True) == "knee.png"
@@ -185,3 +185,21 @@ def test_check_of_a_plainly_named_file_never_loads_presidio(tmp_path, samples):
     r = subprocess.run([sys.executable, "-c", code, "check", str(src), "-o", str(tmp_path / "out2.png")],
                        capture_output=True, text=True, timeout=300)
     assert r.stdout.split()[-3:] == ["0", "True", "True"] and "Quackenbush" not in r.stdout, r.stdout + r.stderr
+
+
+def test_entries_a_scan_skips_load_presidio_only_for_names_that_need_it():
+    """The rows of entries a scan does not screen (report.txt) are built in the main
+    process: a plainly generic name there loads no Presidio; an identifying one does,
+    and is shown by a neutral name."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from phi_guard.batch.scan import _skipped_rows; from phi_guard import Policy; "
+            "rows = _skipped_rows([(n, 'not an image') for n in sys.argv[1:]], Policy.default()); "
+            "print(' '.join(r['rel'] for r in rows), 'presidio_analyzer' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, "teaching/report.txt", "study/export.json"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.stdout.split() == ["teaching/report.txt", "study/export.json", "False"], r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-c", code, "teaching/Zebulon_Quackenbush_report.txt"], capture_output=True, text=True, timeout=300)
+    shown, loaded = r.stdout.split()
+    assert shown.startswith("teaching/file-") and "Quackenbush" not in r.stdout and loaded == "True", r.stdout + r.stderr

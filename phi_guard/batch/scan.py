@@ -129,12 +129,17 @@ def _skipped_rows(not_screened: list[tuple[str, str]], policy: Policy) -> list[d
     """Rows for the entries the plan did not screen, their names screened like any other."""
     if not not_screened:
         return []
-    from ..detect import Detector
     from ..names import NameScreen
 
-    detector = Detector()
-    detector.warm_up(policy)
-    names = NameScreen(detector, policy)
+    def warm_detector() -> Any:
+        from ..detect import Detector
+
+        detector = Detector()
+        detector.warm_up(policy)
+        return detector
+
+    # Presidio is loaded only for a name that is not plainly generic (notes.txt, meta.json).
+    names = NameScreen(policy, warm_detector)
     rows = []
     for rel, why in not_screened:
         shown = names.rel(rel)

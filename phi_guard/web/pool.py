@@ -25,7 +25,7 @@ def screen_bytes(data: bytes, name: str, policy_table: dict[str, Any], output_fo
         screener = shared_screener(policy, threads=1)
         # The upload's name is screened like its pixels: an identifying name is shown
         # (in the report, errors and download name) by a neutral one.
-        shown = NameScreen(None, policy, get_detector=lambda: screener.detector).part(name, is_file=True)
+        shown = NameScreen(policy, lambda: screener.detector).part(name, is_file=True)
     except PhiGuardError as exc:
         return {"error": {"code": exc.code, "message": str(exc)}, "status": 500}
     try:
