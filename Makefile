@@ -28,7 +28,13 @@ FACE_MODEL := $(VENV)/share/phi_guard/centerface.onnx
 $(FACE_MODEL): tools/vendor_centerface.py | $(VENV)/.installed
 	$(PY) tools/vendor_centerface.py
 
-setup: system-deps $(VENV)/.installed $(FACE_MODEL)
+# The OCR models' int8 copies (tools/quantize_text_detector.py): made from the rapidocr wheel's
+# float models inside the venv, again whenever the venv is reinstalled (an upgraded model).
+OCR_INT8 := $(VENV)/share/phi_guard/PP-OCRv6_det_small.int8.onnx
+$(OCR_INT8): tools/quantize_text_detector.py $(VENV)/.installed
+	$(PY) tools/quantize_text_detector.py
+
+setup: system-deps $(VENV)/.installed $(FACE_MODEL) $(OCR_INT8)
 
 demo: setup
 	$(PY) sample_images/make_samples.py

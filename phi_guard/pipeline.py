@@ -200,7 +200,7 @@ class Screener:
         ours: list[OcrEngine] = []
 
         def build(name: str, settings: ReadSettings = SCREEN_SETTINGS) -> OcrEngine:
-            engine = build_engine(name, mc, threads, settings, built=ours)
+            engine = build_engine(name, mc, threads, settings, built=ours, int8_detector=self.policy.ocr.int8_detector)
             ours.append(engine)
             return engine
 

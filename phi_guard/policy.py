@@ -52,7 +52,7 @@ NUMERIC_RANGES: dict[str, tuple[type, float, float]] = {
 BOOLEAN_KEYS = ("output.convert_icc_to_srgb", "report.include_phi", "dicom.retain_patient_characteristics",
                 "dicom.retain_device_identity", "dicom.retain_uids", "dicom.clean_descriptors",
                 "dicom.retain_safe_private", "dicom.remove_overlays", "faces.rotations", "codes.mask_undecoded",
-                "verify.full_reread")
+                "verify.full_reread", "ocr.int8_detector")
 
 
 def _digest(merged: dict[str, Any]) -> str:
@@ -139,6 +139,7 @@ class OcrPolicy:
     min_confidence: float
     unreadable_text: str
     later_engines: str = "around-detected"
+    int8_detector: bool = True
 
 
 @dataclass(frozen=True)
@@ -395,6 +396,7 @@ class Policy:
                 min_confidence=float(o["min_confidence"]),
                 unreadable_text=o["unreadable_text"],
                 later_engines=o["later_engines"],
+                int8_detector=bool(o["int8_detector"]),
             ),
             verify=VerifyPolicy(
                 engines=tuple(v["engines"]), recheck_masks_with=tuple(v["recheck_masks_with"]), max_rounds=int(v["max_rounds"]),

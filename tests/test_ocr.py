@@ -85,11 +85,12 @@ def test_ppocr_blank_image_reads_nothing(ppocr):
 
 
 def test_rapid_engine_reports_low_confidence_lines_as_unreadable():
-    engine = build_engine("rapidocr", min_confidence=0.999, threads=1)
+    engine = build_engine("rapidocr", min_confidence=1.0, threads=1)
     pixels, _ = _overlay(["Jane", "Doe"], size=12, fg=(70, 70, 70), bg=(40, 40, 40))
     reading = engine.read(pixels)
-    # With the bar set that high, every line it detects is also listed as unreadable.
-    assert reading.unreadable and all(r.confidence < 0.999 for r in reading.unreadable)
+    # With the bar at certainty (the policy's highest), every line it detects is listed
+    # as unreadable. (At 0.999 the int8 detector's box of this faint line reads 0.9998.)
+    assert reading.unreadable and all(r.confidence < 1.0 for r in reading.unreadable)
 
 
 def test_verification_rendering_makes_light_text_dark():
@@ -170,3 +171,46 @@ def test_a_spaced_line_of_small_words_in_a_large_empty_screenshot_is_found(at):
     d.text(at, "Referring: Dr Maria Gonzalez   Ward 7B   Phone 555-201-7788", fill=(0, 0, 0), font=_font(11))
     words = " ".join(w.text for w in read_frame([build_engine("rapidocr", threads=1)], np.asarray(im)).words)
     assert "Gonzalez" in words and "555-201-7788" in words, words
+
+
+def test_the_int8_detector_runs_by_default_and_finds_what_the_float_one_does():
+    """`make setup` makes an int8 copy of the text detector; RapidOCR runs it unless the
+    policy asks for the float model, and both find small, faint words in the same place."""
+    from phi_guard.ocr.ppocr import DET_MODEL, quantized_model_path
+
+    assert quantized_model_path(DET_MODEL).is_file(), "make setup makes the int8 detector"
+    int8, float32 = PpOcr(threads=1), PpOcr(threads=1, int8_detector=False)
+    assert int8.model_files[0].endswith(".int8.onnx") and not any(".int8." in f for f in float32.model_files)
+    assert ".int8.onnx" in build_engine("rapidocr", threads=1).version()
+    assert ".int8." not in build_engine("rapidocr", threads=1, int8_detector=False).version()
+    words = ["DOE^JANE", "03/14/2024", "MRN:", "00482913"]
+    pixels, drawn = _overlay(words, size=14, fg=(150, 150, 150), bg=(90, 90, 90))  # small and faint
+    readings = []
+    for engine in (int8, float32):
+        read = [(t, box) for line in engine(pixels) for t, _c, box in line.words]
+        assert [t for t, _ in read] == words, engine.model_files
+        for (_t, box), truth in zip(read, drawn):  # each word box covers its glyphs
+            assert box[0] <= truth[0] + 3 and box[2] >= truth[2] - 3 and box[1] <= truth[1] and box[3] >= truth[3] - 1, (box, truth)
+        readings.append([box for _t, box in read])
+    assert all(max(abs(a - b) for a, b in zip(q, f)) <= 3 for q, f in zip(*readings)), readings
+
+
+def test_an_int8_copy_of_another_model_is_not_run(tmp_path, monkeypatch):
+    """A copy whose note names another float model (rapidocr upgraded since `make setup`),
+    or that has no note, is left: the installed float model runs."""
+    import json
+
+    from phi_guard.ocr import ppocr
+
+    copy = tmp_path / "det.int8.onnx"
+    copy.write_bytes(b"not used")
+    monkeypatch.setattr(ppocr, "quantized_model_path", lambda model: copy)
+    float_model = ppocr.models_dir() / ppocr.DET_MODEL
+    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == float_model  # no note
+    copy.with_suffix(".json").write_text(json.dumps({"source_sha256": "0" * 64}))
+    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == float_model
+    import hashlib
+
+    copy.with_suffix(".json").write_text(json.dumps({"source_sha256": hashlib.sha256(float_model.read_bytes()).hexdigest()}))
+    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == copy
+    assert ppocr._model_to_run(ppocr.DET_MODEL, False) == float_model

@@ -18,22 +18,22 @@ class RapidOcrEngine:
 
     name = "rapidocr"
 
-    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0) -> None:
+    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0, int8_detector: bool = True) -> None:
         from .ppocr import PpOcr, rapidocr_version
 
         if det_max_side:
             # Detect on a downscaled copy (faster; used for verification, where the
             # screening pass has already read the image at full resolution).
-            self._ocr = PpOcr(threads=threads, det_limit_side=det_max_side, det_limit_type="max")
+            self._ocr = PpOcr(threads=threads, det_limit_side=det_max_side, det_limit_type="max", int8_detector=int8_detector)
         else:
             # Small text on small images: the short side is scaled up to 736 px at least.
-            self._ocr = PpOcr(threads=threads)
+            self._ocr = PpOcr(threads=threads, int8_detector=int8_detector)
         self._version = rapidocr_version()
         self.min_confidence = min_confidence
 
     def version(self) -> str:
-        """The PP-OCR models' version, for reports."""
-        return f"rapidocr {self._version} models (PP-OCRv6 small), onnxruntime"
+        """The PP-OCR models' version and the files run (the detector float32 or its int8 copy), for reports."""
+        return f"rapidocr {self._version} models (PP-OCRv6 small: {', '.join(self._ocr.model_files)}), onnxruntime"
 
     def read(self, image: np.ndarray, tag: str = "") -> OcrReading:
         """Words and unreadable text lines in ``image``; raises EngineError when ONNX Runtime fails."""

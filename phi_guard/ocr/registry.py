@@ -18,14 +18,16 @@ _TILED = {"rapidocr"}
 
 
 def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, settings: ReadSettings = SCREEN_SETTINGS,
-                 built: list[OcrEngine] | None = None) -> OcrEngine:
+                 built: list[OcrEngine] | None = None, int8_detector: bool = True) -> OcrEngine:
     """Build an engine by name (rapidocr, tesseract) with ``settings``. ``built``: engines
     already built for the same (single-threaded) caller, whose loaded models the new one
-    may share. Raises EngineError for an unknown name or an engine that cannot load."""
+    may share. ``int8_detector``: RapidOCR runs the int8 copy of its text detector where
+    ``make setup`` made one. Raises EngineError for an unknown name or an engine that cannot load."""
     if name == "rapidocr":
         from .rapid import RapidOcrEngine
 
-        return RapidOcrEngine(threads=threads, min_confidence=min_confidence, det_max_side=settings.det_max_side)
+        return RapidOcrEngine(threads=threads, min_confidence=min_confidence, det_max_side=settings.det_max_side,
+                              int8_detector=int8_detector)
     if name == "tesseract":
         from .tesseract import TesseractEngine
 
