@@ -139,7 +139,7 @@ class OcrPolicy:
     min_confidence: float
     unreadable_text: str
     later_engines: str = "around-detected"
-    int8_detector: bool = True
+    int8_detector: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def _overlay(words: list[str], size: int = 22, fg=(235, 235, 235), bg=(12, 12, 1
     return np.asarray(im), boxes
 
 
+def _ctc_column_px(box) -> int:
+    """Where a word starts and ends inside a line is known to one column of the
+    recognizer's output: 8 px of its 48 px high input, in image pixels of this line."""
+    return -(-8 * (box[3] - box[1]) // 48)
+
+
 @pytest.fixture(scope="module")
 def ppocr() -> PpOcr:
     return PpOcr(threads=1)
@@ -54,9 +60,11 @@ def test_ppocr_reads_words_where_they_were_drawn(ppocr):
     read = [(t, box) for line in lines for t, _c, box in line.words]
     assert [t for t, _ in read] == words
     for (_t, box), truth in zip(read, drawn):
-        # The word box covers the drawn glyphs (line height, a little wider).
-        assert iou(box, truth) > 0.5, (box, truth)
-        assert box[0] <= truth[0] + 3 and box[2] >= truth[2] - 3
+        # The word box covers the drawn glyphs: their rows (it is line-high) and their
+        # columns, up to the resolution of a word's ends in a line (one CTC column).
+        col = _ctc_column_px(box)
+        assert box[1] <= truth[1] and box[3] >= truth[3], (box, truth)
+        assert box[0] <= truth[0] + col and box[2] >= truth[2] - col, (box, truth, col)
 
 
 def test_ppocr_small_low_contrast_text_and_boxes_in_input_coordinates(ppocr):
@@ -173,26 +181,33 @@ def test_a_spaced_line_of_small_words_in_a_large_empty_screenshot_is_found(at):
     assert "Gonzalez" in words and "555-201-7788" in words, words
 
 
-def test_the_int8_detector_runs_by_default_and_finds_what_the_float_one_does():
-    """`make setup` makes an int8 copy of the text detector; RapidOCR runs it unless the
-    policy asks for the float model, and both find small, faint words in the same place."""
+def test_the_int8_detector_runs_when_asked_and_finds_what_the_float_one_does():
+    """`make setup` makes an int8 copy of the text detector; RapidOCR runs it when the
+    policy asks (ocr.int8_detector, off by default), and both find small, faint words in
+    the same place."""
     from phi_guard.ocr.ppocr import DET_MODEL, quantized_model_path
 
     assert quantized_model_path(DET_MODEL).is_file(), "make setup makes the int8 detector"
-    int8, float32 = PpOcr(threads=1), PpOcr(threads=1, int8_detector=False)
+    int8, float32 = PpOcr(threads=1, int8_detector=True), PpOcr(threads=1)
     assert int8.model_files[0].endswith(".int8.onnx") and not any(".int8." in f for f in float32.model_files)
-    assert ".int8.onnx" in build_engine("rapidocr", threads=1).version()
-    assert ".int8." not in build_engine("rapidocr", threads=1, int8_detector=False).version()
+    assert ".int8.onnx" in build_engine("rapidocr", threads=1, int8_detector=True).version()
+    assert not Policy.default().ocr.int8_detector
+    assert ".int8." not in build_engine("rapidocr", threads=1).version()
     words = ["DOE^JANE", "03/14/2024", "MRN:", "00482913"]
     pixels, drawn = _overlay(words, size=14, fg=(150, 150, 150), bg=(90, 90, 90))  # small and faint
     readings = []
     for engine in (int8, float32):
-        read = [(t, box) for line in engine(pixels) for t, _c, box in line.words]
-        assert [t for t, _ in read] == words, engine.model_files
-        for (_t, box), truth in zip(read, drawn):  # each word box covers its glyphs
-            assert box[0] <= truth[0] + 3 and box[2] >= truth[2] - 3 and box[1] <= truth[1] and box[3] >= truth[3] - 1, (box, truth)
-        readings.append([box for _t, box in read])
-    assert all(max(abs(a - b) for a, b in zip(q, f)) <= 3 for q, f in zip(*readings)), readings
+        read = {t: box for line in engine(pixels) for t, _c, box in line.words}
+        # The int8 copy may also read a fragment between words (here a ")" in a gap):
+        # the spurious text docs/benchmarks.md reports. Every drawn word is read.
+        assert all(w in read for w in words), (engine.model_files, read)
+        for w, truth in zip(words, drawn):  # each word box covers its glyphs
+            box, col = read[w], _ctc_column_px(read[w])
+            assert box[0] <= truth[0] + col and box[2] >= truth[2] - col and box[1] <= truth[1] and box[3] >= truth[3], (box, truth)
+        readings.append([read[w] for w in words])
+    assert list(read) == words  # the float model reads the drawn words and nothing else
+    # The two place each word alike, to a CTC column and a pixel.
+    assert all(max(abs(a - b) for a, b in zip(q, f)) <= _ctc_column_px(f) + 1 for q, f in zip(*readings)), readings
 
 
 def test_an_int8_copy_of_another_model_is_not_run(tmp_path, monkeypatch):

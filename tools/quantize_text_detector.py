@@ -6,13 +6,15 @@ with ONNX Runtime's static quantization (QDQ, per-channel int8 weights, uint8
 activations) and writes it where phi_guard looks for it at run time
 (``phi_guard.ocr.ppocr.quantized_model_path()``: ``<sys.prefix>/share/phi_guard``,
 inside the virtualenv), with a JSON note of the float model it was made from. phi_guard
-runs the copy only if that float model is the one installed; otherwise, or without this
-tool, it runs the float detector (slower, the same recall).
+runs the copy when the policy turns it on (``ocr.int8_detector``, off by default) and
+only if that float model is the one installed; otherwise the float detector runs.
 
-Why: on one core the int8 detector takes about 0.11 s of a 736x736 image against 0.17 s,
-with the same PHI recall on every bench set (docs/benchmarks.md, "Issue 13, seventh
-session"). The recognizer quantized the same way is 1.5x faster too, but read less
-surely: more markers and labels were masked as unreadable, so it is not made.
+Why: on one core with VNNI the int8 detector takes about 0.10 s of a 736x736 image
+against 0.17 s, with the same PHI recall on every bench set; but it finds text that is
+not there in a few photos, and its results move with its calibration, so it is not the
+default (docs/benchmarks.md, "Issue 13, seventh session"). The recognizer quantized the
+same way is 1.5x faster too, but read less surely (more markers and labels masked as
+unreadable), so no copy of it is made.
 
 Calibration (the activation ranges) uses 36 images this tool draws itself, from fixed
 seeds, not the bench or test sets: OpenCV's Hershey text (no font files) in many sizes,

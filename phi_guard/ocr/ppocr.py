@@ -140,8 +140,9 @@ def _sessions(threads: int, int8_detector: bool) -> tuple[Any, Any, tuple[str, s
     """The detector and recognizer sessions, loaded once per process and setting: ONNX
     Runtime sessions are safe to run from several threads, so the screening and
     verification engines share them (half the start-up and memory). ``int8_detector``: run the
-    detector's int8 copy made by ``make setup`` where it is (about 1.5x faster on one
-    core, the same recall on the bench sets; docs/benchmarks.md)."""
+    detector's int8 copy made by ``make setup`` where it is (policy ``ocr.int8_detector``,
+    off by default: about 1.6x faster on one core with VNNI, the same PHI recall on the
+    bench sets, but more spurious text in photos; docs/benchmarks.md)."""
     # Only the detector has an int8 copy: the recognizer's read less surely (more markers
     # and labels left unreadable, so masked; docs/benchmarks.md).
     det, rec = _model_to_run(DET_MODEL, int8_detector), models_dir() / REC_MODEL
@@ -170,7 +171,7 @@ class PpOcr:
     rec_height = 48
     rec_min_width = 320
 
-    def __init__(self, threads: int = 0, det_limit_side: int = 736, det_limit_type: str = "min", int8_detector: bool = True) -> None:
+    def __init__(self, threads: int = 0, det_limit_side: int = 736, det_limit_type: str = "min", int8_detector: bool = False) -> None:
         self.det, self.rec, self.model_files = _sessions(threads, int8_detector)
         meta = self.rec.get_modelmeta().custom_metadata_map
         if "character" not in meta:

@@ -18,7 +18,7 @@ class RapidOcrEngine:
 
     name = "rapidocr"
 
-    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0, int8_detector: bool = True) -> None:
+    def __init__(self, threads: int = 0, min_confidence: float = 0.5, det_max_side: int = 0, int8_detector: bool = False) -> None:
         from .ppocr import PpOcr, rapidocr_version
 
         if det_max_side:

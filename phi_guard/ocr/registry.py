@@ -18,7 +18,7 @@ _TILED = {"rapidocr"}
 
 
 def build_engine(name: str, min_confidence: float = 0.5, threads: int = 0, settings: ReadSettings = SCREEN_SETTINGS,
-                 built: list[OcrEngine] | None = None, int8_detector: bool = True) -> OcrEngine:
+                 built: list[OcrEngine] | None = None, int8_detector: bool = False) -> OcrEngine:
     """Build an engine by name (rapidocr, tesseract) with ``settings``. ``built``: engines
     already built for the same (single-threaded) caller, whose loaded models the new one
     may share. ``int8_detector``: RapidOCR runs the int8 copy of its text detector where
