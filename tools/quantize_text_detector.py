@@ -33,8 +33,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +40,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ONNX_TOOL_PACKAGES = ["onnx==1.23.2", "ml_dtypes==0.6.0"]
+# The same pinned onnx as the face model's setup step, installed the same way (a script's
+# own folder is on its import path).
+from vendor_centerface import import_onnx
+
 # Per-channel quantization (a DequantizeLinear with an axis) needs opset 13; the models are 11.
 OPSET = 13
 # Bump when the calibration or the quantization settings change: a model made by another
@@ -54,21 +55,8 @@ CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ^,.:/-#(
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def import_onnx(folder: Path) -> None:
-    """Make ``import onnx`` work: the environment's, or a pinned copy in ``folder``."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "install", "--no-deps",
-                        "--only-binary", ":all:", "--target", str(folder), *ONNX_TOOL_PACKAGES], check=True)
-        sys.path.insert(0, str(folder))
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _text(rng: np.random.Generator) -> str:
