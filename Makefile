@@ -28,11 +28,13 @@ FACE_MODEL := $(VENV)/share/phi_guard/centerface.onnx
 $(FACE_MODEL): tools/vendor_centerface.py | $(VENV)/.installed
 	$(PY) tools/vendor_centerface.py
 
-# The OCR models' int8 copies (tools/quantize_text_detector.py): made from the rapidocr wheel's
-# float models inside the venv, again whenever the venv is reinstalled (an upgraded model).
+# The text detector's int8 copy (tools/quantize_text_detector.py; used only with the policy's
+# ocr.int8_detector = true): made from the rapidocr wheel's float model inside the venv, again
+# whenever the venv is reinstalled (an upgraded model). It is optional: if it cannot be made
+# (no memory, no onnx wheel), setup goes on and the float detector runs.
 OCR_INT8 := $(VENV)/share/phi_guard/PP-OCRv6_det_small.int8.onnx
-$(OCR_INT8): tools/quantize_text_detector.py $(VENV)/.installed
-	$(PY) tools/quantize_text_detector.py
+$(OCR_INT8): tools/quantize_text_detector.py tools/vendor_centerface.py $(VENV)/.installed
+	$(PY) tools/quantize_text_detector.py || echo "the int8 text detector could not be made: the float detector runs (ocr.int8_detector has no effect)"
 
 setup: system-deps $(VENV)/.installed $(FACE_MODEL) $(OCR_INT8)
 

@@ -73,10 +73,9 @@ def _readable(text: str) -> str:
 class NameScreen:
     """Masks identifying file and folder names with a detector's ``find_in_text``.
     ``get_detector`` returns the phi_guard.detect.Detector; it is called only when a
-    name is neither plainly generic nor denied (most names never load Presidio). Without
-    it, only :meth:`neutral` can be used."""
+    name is neither plainly generic nor denied (most names never load Presidio)."""
 
-    def __init__(self, policy: Policy, get_detector: Callable[[], Any] | None = None) -> None:
+    def __init__(self, policy: Policy, get_detector: Callable[[], Any]) -> None:
         self.policy, self.key = policy, name_key(policy)
         self._get_detector = get_detector
         self._detector: Any = None
@@ -99,8 +98,6 @@ class NameScreen:
         finding of that reading counts only where it touches a given name and another
         word that is a family name of phi_guard's name lists."""
         if self._detector is None:
-            if self._get_detector is None:
-                raise TypeError("NameScreen was made without a detector: only neutral() can be used")
             self._detector = self._get_detector()
         words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", readable)]
         for text in dict.fromkeys((readable, readable.title())):

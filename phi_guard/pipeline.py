@@ -358,7 +358,8 @@ class Screener:
 def engine_settings(policy: Policy) -> tuple[Any, ...]:
     """The parts of a policy that the engines are built from (everything else is
     passed per screen). Screeners built from equal settings are interchangeable."""
-    return (policy.ocr.engines, policy.ocr.min_confidence, policy.verify.engines, policy.verify.recheck_masks_with)
+    return (policy.ocr.engines, policy.ocr.min_confidence, policy.ocr.int8_detector, policy.verify.engines,
+            policy.verify.recheck_masks_with)
 
 
 _shared: dict[tuple[Any, ...], Screener] = {}

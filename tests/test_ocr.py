@@ -44,7 +44,8 @@ def _overlay(words: list[str], size: int = 22, fg=(235, 235, 235), bg=(12, 12, 1
 
 def _ctc_column_px(box) -> int:
     """Where a word starts and ends inside a line is known to one column of the
-    recognizer's output: 8 px of its 48 px high input, in image pixels of this line."""
+    recognizer's output (40 for a 320 px wide input): 8 px of its 48 px high input, in
+    image pixels of this line."""
     return -(-8 * (box[3] - box[1]) // 48)
 
 
@@ -60,11 +61,9 @@ def test_ppocr_reads_words_where_they_were_drawn(ppocr):
     read = [(t, box) for line in lines for t, _c, box in line.words]
     assert [t for t, _ in read] == words
     for (_t, box), truth in zip(read, drawn):
-        # The word box covers the drawn glyphs: their rows (it is line-high) and their
-        # columns, up to the resolution of a word's ends in a line (one CTC column).
-        col = _ctc_column_px(box)
-        assert box[1] <= truth[1] and box[3] >= truth[3], (box, truth)
-        assert box[0] <= truth[0] + col and box[2] >= truth[2] - col, (box, truth, col)
+        # The word box covers the drawn glyphs (line height, a little wider).
+        assert iou(box, truth) > 0.5, (box, truth)
+        assert box[0] <= truth[0] + 3 and box[2] >= truth[2] - 3
 
 
 def test_ppocr_small_low_contrast_text_and_boxes_in_input_coordinates(ppocr):
@@ -93,12 +92,11 @@ def test_ppocr_blank_image_reads_nothing(ppocr):
 
 
 def test_rapid_engine_reports_low_confidence_lines_as_unreadable():
-    engine = build_engine("rapidocr", min_confidence=1.0, threads=1)
+    engine = build_engine("rapidocr", min_confidence=0.999, threads=1)
     pixels, _ = _overlay(["Jane", "Doe"], size=12, fg=(70, 70, 70), bg=(40, 40, 40))
     reading = engine.read(pixels)
-    # With the bar at certainty (the policy's highest), every line it detects is listed
-    # as unreadable. (At 0.999 the int8 detector's box of this faint line reads 0.9998.)
-    assert reading.unreadable and all(r.confidence < 1.0 for r in reading.unreadable)
+    # With the bar set that high, every line it detects is also listed as unreadable.
+    assert reading.unreadable and all(r.confidence < 0.999 for r in reading.unreadable)
 
 
 def test_verification_rendering_makes_light_text_dark():
@@ -189,7 +187,7 @@ def test_the_int8_detector_runs_when_asked_and_finds_what_the_float_one_does():
 
     assert quantized_model_path(DET_MODEL).is_file(), "make setup makes the int8 detector"
     int8, float32 = PpOcr(threads=1, int8_detector=True), PpOcr(threads=1)
-    assert int8.model_files[0].endswith(".int8.onnx") and not any(".int8." in f for f in float32.model_files)
+    assert int8.model_files[0].startswith("PP-OCRv6_det_small.int8.onnx (sha256 ") and not any(".int8." in f for f in float32.model_files)
     assert ".int8.onnx" in build_engine("rapidocr", threads=1, int8_detector=True).version()
     assert not Policy.default().ocr.int8_detector
     assert ".int8." not in build_engine("rapidocr", threads=1).version()
@@ -201,9 +199,12 @@ def test_the_int8_detector_runs_when_asked_and_finds_what_the_float_one_does():
         # The int8 copy may also read a fragment between words (here a ")" in a gap):
         # the spurious text docs/benchmarks.md reports. Every drawn word is read.
         assert all(w in read for w in words), (engine.model_files, read)
-        for w, truth in zip(words, drawn):  # each word box covers its glyphs
+        for w, truth in zip(words, drawn):
+            # Each word box covers its glyphs to one CTC column, and reaches at most two
+            # columns past them (a box of the whole line would not).
             box, col = read[w], _ctc_column_px(read[w])
-            assert box[0] <= truth[0] + col and box[2] >= truth[2] - col and box[1] <= truth[1] and box[3] >= truth[3], (box, truth)
+            assert box[1] <= truth[1] and box[3] >= truth[3], (box, truth)
+            assert truth[0] - 2 * col <= box[0] <= truth[0] + col and truth[2] - col <= box[2] <= truth[2] + 2 * col, (box, truth, col)
         readings.append([read[w] for w in words])
     assert list(read) == words  # the float model reads the drawn words and nothing else
     # The two place each word alike, to a CTC column and a pixel.
@@ -212,20 +213,43 @@ def test_the_int8_detector_runs_when_asked_and_finds_what_the_float_one_does():
 
 def test_an_int8_copy_of_another_model_is_not_run(tmp_path, monkeypatch):
     """A copy whose note names another float model (rapidocr upgraded since `make setup`),
-    or that has no note, is left: the installed float model runs."""
+    a copy changed since its note was written, or a copy without a note is left: the
+    installed float model runs. Reports name the copy with its digest."""
+    import hashlib
     import json
 
     from phi_guard.ocr import ppocr
 
     copy = tmp_path / "det.int8.onnx"
-    copy.write_bytes(b"not used")
+    copy.write_bytes(b"a copy")
     monkeypatch.setattr(ppocr, "quantized_model_path", lambda model: copy)
     float_model = ppocr.models_dir() / ppocr.DET_MODEL
-    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == float_model  # no note
-    copy.with_suffix(".json").write_text(json.dumps({"source_sha256": "0" * 64}))
-    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == float_model
-    import hashlib
+    float_sha = hashlib.sha256(float_model.read_bytes()).hexdigest()
+    copy_sha = hashlib.sha256(b"a copy").hexdigest()
 
-    copy.with_suffix(".json").write_text(json.dumps({"source_sha256": hashlib.sha256(float_model.read_bytes()).hexdigest()}))
-    assert ppocr._model_to_run(ppocr.DET_MODEL, True) == copy
-    assert ppocr._model_to_run(ppocr.DET_MODEL, False) == float_model
+    def run(note: dict | None) -> tuple:
+        if note is not None:
+            copy.with_suffix(".json").write_text(json.dumps(note))
+        ppocr._model_to_run.cache_clear()  # it is cached per process
+        try:
+            return ppocr._model_to_run(ppocr.DET_MODEL, True)
+        finally:
+            ppocr._model_to_run.cache_clear()
+
+    assert run(None)[0] == float_model  # no note
+    assert run({"source_sha256": "0" * 64, "sha256": copy_sha})[0] == float_model  # another float model
+    assert run({"source_sha256": float_sha, "sha256": "0" * 64})[0] == float_model  # the copy changed
+    assert run({"source_sha256": float_sha})[0] == float_model  # a note without the copy's digest
+    assert run({"source_sha256": float_sha, "sha256": copy_sha}) == (copy, f"det.int8.onnx (sha256 {copy_sha[:12]})")
+    assert ppocr._model_to_run(ppocr.DET_MODEL, False)[0] == float_model
+
+
+def test_screeners_of_policies_with_and_without_the_int8_detector_are_not_shared():
+    """shared_screener keeps one Screener per engine setting: a policy that turns the
+    int8 detector on must not hand it to a later default-policy screen (web, batch)."""
+    from phi_guard.pipeline import shared_screener
+
+    int8 = shared_screener(Policy.from_table({"ocr": {"int8_detector": True}}), threads=1)
+    default = shared_screener(Policy.default(), threads=1)
+    assert int8 is not default
+    assert ".int8.onnx" in int8.engine_versions["ocr"] and ".int8." not in default.engine_versions["ocr"]

@@ -159,18 +159,25 @@ def main() -> None:
     out = Path(args.out_dir) / quantized_model_path(DET_MODEL).name if args.out_dir else quantized_model_path(DET_MODEL)
     note = out.with_suffix(".json")
     made_from = {"source": DET_MODEL, "source_sha256": sha256_of(src), "recipe": RECIPE}
-    if out.is_file() and note.is_file() and {k: v for k, v in json.loads(note.read_text()).items() if k in made_from} == made_from:
-        out.touch()  # up to date for make
-        print(f"int8 text detector already made: {out}")
-        return
+    if out.is_file() and note.is_file():
+        made = json.loads(note.read_text())
+        if {k: v for k, v in made.items() if k in made_from} == made_from and made.get("sha256") == sha256_of(out):
+            out.touch()  # up to date for make
+            print(f"int8 text detector already made: {out}")
+            return
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="phi_guard-quantize-") as tmp:
-        import_onnx(Path(tmp) / "onnx")
-        partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
-        quantize(src, partial, detector_inputs(), Path(tmp))
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
+    try:
+        with tempfile.TemporaryDirectory(prefix="phi_guard-quantize-") as tmp:
+            import_onnx(Path(tmp) / "onnx")
+            quantize(src, partial, detector_inputs(), Path(tmp))
         digest = sha256_of(partial)
+        # The old note goes first: a copy runs only where its note names the installed
+        # float model and the copy's own digest, so no moment pairs a new copy with an old note.
+        note.unlink(missing_ok=True)
         partial.replace(out)  # a reader never sees half a model
-    # The note last: a copy is run only where its note names the installed float model.
+    finally:
+        partial.unlink(missing_ok=True)
     partial_note = note.with_name(f"{note.name}.{os.getpid()}.partial")
     partial_note.write_text(json.dumps({**made_from, "sha256": digest}, indent=1))
     partial_note.replace(note)

@@ -106,11 +106,10 @@ def screen_file(src: str, rel: str, out_dir: str, policy_table: dict[str, Any]) 
     from ..policy import Policy
 
     policy = Policy.from_table(policy_table)
+    names = NameScreen(policy, lambda: _get_screener(policy_table)[0].detector)
     try:
-        names = NameScreen(policy, lambda: _get_screener(policy_table)[0].detector)
         shown = names.rel(rel)
     except PhiGuardError:
-        names = NameScreen(policy)
         shown = "/".join(names.neutral(p, is_file=(i == rel.count("/"))) for i, p in enumerate(rel.split("/")))
     record = _screen_file(src, shown, out_dir, policy_table)
     record = dict(scrub_name(record, Path(rel).name, Path(shown).name))

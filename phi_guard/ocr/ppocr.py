@@ -63,22 +63,27 @@ def quantized_model_path(model: str) -> Path:
     return Path(sys.prefix) / "share" / "phi_guard" / model.replace(".onnx", ".int8.onnx")
 
 
-def _model_to_run(model: str, int8: bool) -> Path:
-    """The int8 copy of ``model`` when asked for and made from the float model installed
-    now (a rapidocr upgrade leaves an older copy unused), else the float model."""
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+@functools.cache
+def _model_to_run(model: str, int8: bool) -> tuple[Path, str]:
+    """The model file to run and how reports name it: the int8 copy of ``model`` when
+    asked for, made from the float model installed now (a rapidocr upgrade leaves an older
+    copy unused) and unchanged since (its note's sha256); else the float model."""
     float_model = models_dir() / model
     if not int8:
-        return float_model
+        return float_model, float_model.name
     copy = quantized_model_path(model)
     try:
-        made_from = json.loads(copy.with_suffix(".json").read_text()).get("source_sha256")
-        if copy.is_file():
-            with open(float_model, "rb") as fh:
-                if hashlib.file_digest(fh, "sha256").hexdigest() == made_from:
-                    return copy
-    except (OSError, ValueError, AttributeError):
-        pass  # no copy, or an unreadable note: the float model
-    return float_model
+        note = json.loads(copy.with_suffix(".json").read_text())
+        if note["source_sha256"] == _sha256(float_model) and note["sha256"] == _sha256(copy):
+            return copy, f"{copy.name} (sha256 {note['sha256'][:12]})"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no copy, or no readable note: the float model
+    return float_model, float_model.name
 
 
 def rapidocr_version() -> str:
@@ -102,6 +107,7 @@ class OcrLine:
     words: tuple[tuple[str, float, tuple[int, int, int, int]], ...]
 
 
+@functools.cache
 def _session(path: Path, threads: int) -> Any:  # an onnxruntime.InferenceSession (untyped)
     import onnxruntime as ort
 
@@ -135,18 +141,18 @@ def _round32(v: float) -> int:
     return max(32, int(round(v / 32) * 32))
 
 
-@functools.cache
 def _sessions(threads: int, int8_detector: bool) -> tuple[Any, Any, tuple[str, str]]:
-    """The detector and recognizer sessions, loaded once per process and setting: ONNX
-    Runtime sessions are safe to run from several threads, so the screening and
-    verification engines share them (half the start-up and memory). ``int8_detector``: run the
+    """The detector and recognizer sessions and the names of their files. Each session is
+    loaded once per process, file and thread setting: ONNX Runtime sessions are safe to
+    run from several threads, so the screening and verification engines share them
+    (half the start-up and memory). ``int8_detector``: run the
     detector's int8 copy made by ``make setup`` where it is (policy ``ocr.int8_detector``,
     off by default: about 1.6x faster on one core with VNNI, the same PHI recall on the
     bench sets, but more spurious text in photos; docs/benchmarks.md)."""
     # Only the detector has an int8 copy: the recognizer's read less surely (more markers
     # and labels left unreadable, so masked; docs/benchmarks.md).
-    det, rec = _model_to_run(DET_MODEL, int8_detector), models_dir() / REC_MODEL
-    return _session(det, threads), _session(rec, threads), (det.name, rec.name)
+    (det, det_name), rec = _model_to_run(DET_MODEL, int8_detector), models_dir() / REC_MODEL
+    return _session(det, threads), _session(rec, threads), (det_name, rec.name)
 
 
 class PpOcr:
