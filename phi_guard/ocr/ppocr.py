@@ -145,10 +145,10 @@ def _sessions(threads: int, int8_detector: bool) -> tuple[Any, Any, tuple[str, s
     """The detector and recognizer sessions and the names of their files. Each session is
     loaded once per process, file and thread setting: ONNX Runtime sessions are safe to
     run from several threads, so the screening and verification engines share them
-    (half the start-up and memory). ``int8_detector``: run the
-    detector's int8 copy made by ``make setup`` where it is (policy ``ocr.int8_detector``,
-    off by default: about 1.6x faster on one core with VNNI, the same PHI recall on the
-    bench sets, but more spurious text in photos; docs/benchmarks.md)."""
+    (half the start-up and memory). ``int8_detector``: run the detector's int8 copy made
+    by ``make setup`` where it is (policy ``ocr.int8_detector``, off by default: about
+    1.6x faster on one core with VNNI, the same PHI recall on the bench sets, but more
+    spurious text in photos; docs/benchmarks.md)."""
     # Only the detector has an int8 copy: the recognizer's read less surely (more markers
     # and labels left unreadable, so masked; docs/benchmarks.md).
     (det, det_name), rec = _model_to_run(DET_MODEL, int8_detector), models_dir() / REC_MODEL
