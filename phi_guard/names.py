@@ -161,7 +161,7 @@ def _given_and_family(words: list[str]) -> bool:
     census, world = load_gazetteer(), load_shipped_world_names()
     tokens = [re.sub(r"[^A-Za-z'-]", "", w).upper() for w in words]
     for i, token in enumerate(tokens):
-        if token in census.first or token in world.first:
-            if any(o in census.last or o in world.last for j, o in enumerate(tokens) if j != i):
+        if census.is_first(token) or world.is_first(token):
+            if any(census.is_last(o) or world.is_last(o) for j, o in enumerate(tokens) if j != i):
                 return True
     return False
