@@ -238,15 +238,21 @@ class Detector:
     def find_in_text(self, text: str, policy: Policy, header_terms: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
         """PHI spans in free text (a DICOM description, a file name): (start, end, kind).
         Raises EngineError when the analyzer fails (the caller fails closed)."""
-        try:
-            results = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
-                                            ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
-        except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
-            raise EngineError(f"PHI detection failed ({type(exc).__name__}); the text cannot be screened") from None
+        results = self._run_analyzer(text, policy, header_terms, "the text")
         wanted = set(policy.detect.entities)
         return [(r.start, r.end, r.entity_type) for r in results
                 if _KIND_MAP.get(r.entity_type, r.entity_type) in wanted
                 and not (r.entity_type == "DATE_TIME" and _BARE_NUMBER.fullmatch(text[r.start:r.end].strip()))]
+
+    def _run_analyzer(self, text: str, policy: Policy, header_terms: tuple[str, ...], what: str) -> list[Any]:
+        """Presidio's results for ``text``; any failure is an EngineError saying ``what``
+        cannot be screened (the caller fails closed)."""
+        try:
+            results: list[Any] = self.analyzer.analyze(text=text, language="en", score_threshold=policy.detect.score_threshold,
+                                                       ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms))
+        except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
+            raise EngineError(f"PHI detection failed ({type(exc).__name__}); {what} cannot be screened") from None
+        return results
 
     # -- the analyzer pass ----------------------------------------------------------
     def _analyze(self, lines: list[_Line], policy: Policy, header_terms: tuple[str, ...], frame: int) -> list[Finding]:
@@ -260,13 +266,7 @@ class Detector:
         for t in unique:
             starts.append(pos)
             pos += len(t) + 1
-        try:
-            results = self.analyzer.analyze(
-                text=joined, language="en", score_threshold=policy.detect.score_threshold,
-                ad_hoc_recognizers=self._ad_hoc_recognizers(policy, header_terms),
-            )
-        except Exception as exc:  # noqa: BLE001 - detection failure must fail closed
-            raise EngineError(f"PHI detection failed ({type(exc).__name__}); the image cannot be screened") from None
+        results = self._run_analyzer(joined, policy, header_terms, "the image")
         wanted = set(policy.detect.entities)
         out: list[Finding] = []
         for r in results:
